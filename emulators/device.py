@@ -1,0 +1,185 @@
+"""The one Device interface: a shell, a screenshot, and action helpers built once on the shell.
+
+Implementations provide ``shell`` and ``screenshot`` (and ``fork`` where they can copy their state);
+everything else here is written in Android shell commands so it behaves the same on PhoneSim, an
+emulator and a phone.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from PIL import Image
+
+from emulators.actions import (
+    CONTROL_ACTION_TYPES,
+    DeviceAction,
+    Key,
+    LongPress,
+    OpenApp,
+    Swipe,
+    Tap,
+    Type,
+    Wait,
+    keycode_number,
+)
+from emulators.elements import Element, number_elements
+from emulators.errors import DeviceError, ForkUnsupported, InvalidAction, ShellCommandFailed
+from emulators.text_entry import input_text_commands
+
+DEFAULT_TIMEOUT_S = 30.0
+UI_DUMP_PATH = "/sdcard/window_dump.xml"
+
+# Launcher labels of the apps tasks use, and the packages that provide them on AOSP / Google images
+# (first installed candidate wins). PhoneSim installs the AOSP names.
+APP_PACKAGES: dict[str, tuple[str, ...]] = {
+    "settings": ("com.android.settings",),
+    "contacts": ("com.android.contacts", "com.google.android.contacts"),
+    "messages": ("com.android.messaging", "com.google.android.apps.messaging", "com.android.mms"),
+    "calendar": ("com.android.calendar", "com.google.android.calendar", "org.fossify.calendar"),
+    "files": ("com.android.documentsui", "com.google.android.documentsui"),
+    "clock": ("com.android.deskclock", "com.google.android.deskclock"),
+    "notes": ("com.phonesim.notes",),
+    "calculator": ("com.android.calculator2", "com.google.android.calculator"),
+}
+
+_WM_SIZE = re.compile(r"(?:Override|Physical) size:\s*(\d+)x(\d+)")
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    """What a shell command printed (stdout and stderr together) and its exit status."""
+
+    output: str
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Device(ABC):
+    """A phone-like device driven through its shell."""
+
+    name: str = "device"
+    can_fork: bool = False
+
+    @abstractmethod
+    def shell(self, cmd: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> ShellResult:
+        """Run ``cmd`` in the device ``sh``; return its output and exit status."""
+
+    @abstractmethod
+    def screenshot(self) -> Image.Image:
+        """The current screen as an RGB image of ``screen_size``."""
+
+    def fork(self, n: int) -> list[Device]:
+        """``n`` independent devices in this device's exact state."""
+        raise ForkUnsupported(
+            f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
+        )
+
+    def close(self) -> None:
+        """Release connections; the device object is unusable afterwards."""
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- shell helpers -------------------------------------------------------------------------------
+
+    def check_shell(self, cmd: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> str:
+        """Run ``cmd`` and return its output; raise ``ShellCommandFailed`` on a non-zero status."""
+        result = self.shell(cmd, timeout)
+        if not result.ok:
+            raise ShellCommandFailed(cmd, result.exit_code, result.output, self.name)
+        return result.output
+
+    @property
+    def screen_size(self) -> tuple[int, int]:
+        """(width, height) in device pixels, from ``wm size`` (an override wins over physical)."""
+        cached = getattr(self, "_screen_size", None)
+        if cached is None:
+            out = self.check_shell("wm size")
+            found = {m.group(0).split()[0]: m for m in _WM_SIZE.finditer(out)}
+            m = found.get("Override") or found.get("Physical")
+            if m is None:
+                raise DeviceError(f"{self.name}: cannot read the screen size from `wm size`: {out!r}")
+            cached = (int(m.group(1)), int(m.group(2)))
+            self._screen_size = cached
+        return cached
+
+    def ui_dump(self) -> str:
+        """The accessibility tree as ``uiautomator dump`` writes it."""
+        out = self.check_shell(f"uiautomator dump {UI_DUMP_PATH} >/dev/null && cat {UI_DUMP_PATH}")
+        return out
+
+    def elements(self) -> list[Element]:
+        """The numbered interactive elements of the current screen."""
+        return number_elements(self.ui_dump())
+
+    # -- actions -------------------------------------------------------------------------------------
+
+    def tap(self, x: int, y: int) -> None:
+        self.check_shell(f"input tap {int(x)} {int(y)}")
+
+    def long_press(self, x: int, y: int, duration_ms: int = 1000) -> None:
+        self.check_shell(f"input swipe {int(x)} {int(y)} {int(x)} {int(y)} {int(duration_ms)}")
+
+    def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int = 300) -> None:
+        self.check_shell(f"input swipe {int(x1)} {int(y1)} {int(x2)} {int(y2)} {int(duration_ms)}")
+
+    def type_text(self, text: str) -> None:
+        """Type exactly ``text`` into the focused field (see ``emulators.text_entry``)."""
+        for cmd in input_text_commands(text):
+            self.check_shell(cmd)
+
+    def key(self, key: str | int) -> None:
+        self.check_shell(f"input keyevent {keycode_number(key)}")
+
+    def installed_packages(self) -> set[str]:
+        out = self.check_shell("pm list packages")
+        return {line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("package:")}
+
+    def resolve_app(self, app: str) -> str:
+        """Package name for a launcher label or package name; raise if the device lacks it."""
+        installed = self.installed_packages()
+        if app in installed:
+            return app
+        for package in APP_PACKAGES.get(app.strip().lower(), ()):
+            if package in installed:
+                return package
+        known = ", ".join(sorted(APP_PACKAGES))
+        raise InvalidAction(f"{self.name} has no app {app!r}; known app names: {known}")
+
+    def open_app(self, app: str) -> None:
+        package = self.resolve_app(app)
+        self.check_shell(f"monkey -p {package} -c android.intent.category.LAUNCHER 1")
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def execute(self, action: DeviceAction) -> None:
+        """Carry out one device action; episode-control actions are refused."""
+        if isinstance(action, CONTROL_ACTION_TYPES):
+            raise InvalidAction(f"{type(action).__name__} ends an episode and never reaches a device")
+        if isinstance(action, Tap):
+            self.tap(action.x, action.y)
+        elif isinstance(action, LongPress):
+            self.long_press(action.x, action.y, action.duration_ms)
+        elif isinstance(action, Swipe):
+            self.swipe(action.x1, action.y1, action.x2, action.y2, action.duration_ms)
+        elif isinstance(action, Type):
+            self.type_text(action.text)
+        elif isinstance(action, Key):
+            self.key(action.key)
+        elif isinstance(action, OpenApp):
+            self.open_app(action.app)
+        elif isinstance(action, Wait):
+            self.wait(action.seconds)
+        else:
+            raise InvalidAction(f"not a device action: {action!r}")

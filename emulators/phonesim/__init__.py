@@ -1,0 +1,1 @@
+"""PhoneSim: the embedded Android-like phone."""

@@ -1,0 +1,1 @@
+"""Task templates for gui-grpo: params, setup, checker, oracle. Imports only ``emulators``."""
