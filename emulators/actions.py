@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 from emulators.errors import InvalidAction
 
@@ -188,7 +188,7 @@ class Answer:
             raise InvalidAction(f"answer needs a text of at most {MAX_TEXT_LEN} characters")
 
 
-DeviceAction = Union[Tap, LongPress, Swipe, Type, Key, OpenApp, Wait]
-ControlAction = Union[Terminate, Answer]
+DeviceAction = Tap | LongPress | Swipe | Type | Key | OpenApp | Wait
+ControlAction = Terminate | Answer
 DEVICE_ACTION_TYPES = (Tap, LongPress, Swipe, Type, Key, OpenApp, Wait)
 CONTROL_ACTION_TYPES = (Terminate, Answer)

@@ -81,7 +81,7 @@ class Device(ABC):
             f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
         )
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most devices hold nothing to release
         """Release connections; the device object is unusable afterwards."""
 
     def __enter__(self) -> Device:

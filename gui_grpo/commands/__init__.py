@@ -1,0 +1,1 @@
+"""One module per gui-grpo command; each exposes ``register(subparsers)``."""

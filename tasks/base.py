@@ -1,0 +1,169 @@
+"""The task contract: a template with validated parameters, setup, checker, oracle, and a registry.
+
+A task instance is a template plus its parameters. ``setup`` brings a device to the task's start through
+shell commands and returns the initial state the checks need; ``check`` reads the device through shell
+commands only and scores the episode in [0, 1]. Setup and checks use only the ``Device`` contract, never
+simulator internals, so portable tasks run unchanged on an emulator or a phone.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from emulators.actions import ControlAction, DeviceAction
+from emulators.device import Device
+
+Difficulty = Literal["easy", "medium", "hard"]
+ClaimedStatus = Literal["success", "failure"]
+
+
+class TaskError(Exception):
+    """A task was used wrongly (bad parameters, checked before setup, unknown name)."""
+
+
+class ParamError(TaskError, ValueError):
+    """Parameters do not match the task's schema."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a template: its type and the values it may take."""
+
+    kind: type
+    choices: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None  # full-match regex for strings
+    ascii_only: bool = True  # strings a phone would type must be ASCII
+
+    def validate(self, name: str, value: Any) -> None:
+        if isinstance(value, bool) and self.kind is not bool:
+            raise ParamError(f"parameter {name!r} must be {self.kind.__name__}, got a bool")
+        if self.kind is float and isinstance(value, int):
+            value = float(value)
+        if not isinstance(value, self.kind):
+            raise ParamError(f"parameter {name!r} must be {self.kind.__name__}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ParamError(f"parameter {name!r} must be one of {list(self.choices)}, got {value!r}")
+        if self.min is not None and value < self.min:
+            raise ParamError(f"parameter {name!r} must be >= {self.min}, got {value!r}")
+        if self.max is not None and value > self.max:
+            raise ParamError(f"parameter {name!r} must be <= {self.max}, got {value!r}")
+        if isinstance(value, str):
+            if self.ascii_only and not value.isascii():
+                raise ParamError(f"parameter {name!r} must be ASCII (a phone types it), got {value!r}")
+            if self.pattern is not None and not re.fullmatch(self.pattern, value):
+                raise ParamError(f"parameter {name!r} must match {self.pattern!r}, got {value!r}")
+
+
+@dataclass
+class Episode:
+    """What a checker may know about an episode besides the device: the agent's claims and the start."""
+
+    initial_state: dict[str, Any] | None
+    answer: str | None = None
+    claimed_status: ClaimedStatus | None = None
+    steps: int = 0
+    actions: list[Any] = field(default_factory=list)
+
+
+class Task(ABC):
+    """A task template. Subclasses set the class attributes and implement the abstract methods."""
+
+    name: ClassVar[str]
+    app: ClassVar[str]  # launcher label, e.g. "Settings"
+    difficulty: ClassVar[Difficulty]
+    sim_only: ClassVar[bool] = False  # True for apps stock Android lacks (Clock, Notes, Calculator)
+    information: ClassVar[bool] = False  # answered with the `answer` action
+    max_steps: ClassVar[int] = 10
+    phrasings: ClassVar[tuple[str, ...]]  # instruction templates over the params, >= 3
+    params_schema: ClassVar[dict[str, Param]] = {}
+
+    def __init__(self, params: dict[str, Any], phrasing: int = 0) -> None:
+        self.validate_params(params)
+        if not 0 <= phrasing < len(self.phrasings):
+            raise ParamError(f"{self.name}: phrasing must be in [0, {len(self.phrasings)}), got {phrasing}")
+        self.params = dict(params)
+        self.phrasing = phrasing
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> None:
+        missing = sorted(set(cls.params_schema) - set(params))
+        extra = sorted(set(params) - set(cls.params_schema))
+        if missing or extra:
+            raise ParamError(f"{cls.name}: missing parameters {missing}, unexpected {extra}")
+        for key, spec in cls.params_schema.items():
+            spec.validate(key, params[key])
+
+    @classmethod
+    @abstractmethod
+    def sample_params(cls, rng: random.Random) -> dict[str, Any]:
+        """Draw parameters for one instance."""
+
+    @classmethod
+    def sample(cls, seed: int) -> Task:
+        """The instance for ``seed``: parameters and phrasing both drawn from it."""
+        rng = random.Random(f"{cls.name}:{seed}")
+        params = cls.sample_params(rng)
+        return cls(params, phrasing=rng.randrange(len(cls.phrasings)))
+
+    @property
+    def instruction(self) -> str:
+        return self.phrasings[self.phrasing].format(**self.params)
+
+    @abstractmethod
+    def setup(self, device: Device) -> dict[str, Any]:
+        """Bring ``device`` to the task's start with shell commands; return what checks need later."""
+
+    @abstractmethod
+    def check(self, device: Device, episode: Episode) -> float:
+        """Score in [0, 1] from shell reads of ``device`` and ``episode``'s claims."""
+
+    @abstractmethod
+    def oracle(self, device: Device) -> Iterator[DeviceAction | ControlAction]:
+        """Yield actions that solve the task, observing ``device`` (accessibility tree) between them."""
+
+    def progress(self, device: Device) -> float:
+        """A potential in [0, 1] for optional shaping; 0 when the task defines none."""
+        return 0.0
+
+    def side_effects(self, device: Device, episode: Episode) -> list[str]:
+        """Unrelated changes the episode made (e.g. another contact deleted); empty when none."""
+        return []
+
+    @staticmethod
+    def require_setup(episode: Episode) -> dict[str, Any]:
+        if episode.initial_state is None:
+            raise TaskError("check() called before setup(): pass the state setup() returned in the episode")
+        return episode.initial_state
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r}, phrasing={self.phrasing})"
+
+
+_REGISTRY: dict[str, type[Task]] = {}
+
+
+def register(cls: type[Task]) -> type[Task]:
+    """Class decorator: make a template available by its name."""
+    if len(cls.phrasings) < 3:
+        raise TaskError(f"{cls.__name__} needs at least 3 instruction phrasings")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise TaskError(f"two task templates are named {cls.name!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_task(name: str) -> type[Task]:
+    if name not in _REGISTRY:
+        raise TaskError(f"unknown task {name!r}; `gui-grpo tasks list` shows the known ones")
+    return _REGISTRY[name]
+
+
+def all_tasks() -> list[type[Task]]:
+    return [ _REGISTRY[k] for k in sorted(_REGISTRY) ]
