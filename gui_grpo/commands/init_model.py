@@ -1,0 +1,44 @@
+"""``gui-grpo init-model OUT``: build a tiny Qwen VL model offline (no download)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gui_grpo.cli import UserError
+from gui_grpo.coords import FAMILIES
+from gui_grpo.modeling.build import SIZES, init_model
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "init-model",
+        help="build a small Qwen VL model with its own tokenizer and random weights, no download",
+        description=(
+            "Build a Qwen VL-architecture model offline: a BPE tokenizer trained on phone-task text, the "
+            "family's processors and chat template, a small config and seeded random weights, saved so that "
+            "from_pretrained loads it like any checkpoint."
+        ),
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="directory to write the model to")
+    parser.add_argument(
+        "--family", choices=sorted(FAMILIES), default="qwen2_5_vl", help="architecture family"
+    )
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny", help="size preset (default tiny)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tokenizer corpus and the weights")
+    parser.add_argument("--force", action="store_true", help="write into OUT even if it is not empty")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a directory: choose another OUT")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise UserError(f"{out} is not empty: choose another OUT or pass --force to write into it")
+    built = init_model(out, family=args.family, size=args.size, seed=args.seed)
+    print(
+        f"wrote a {args.size} {args.family} model to {out}: {built.parameters / 1e6:.2f} M parameters, "
+        f"vocabulary {built.vocab_size}, seed {args.seed}"
+    )
+    return 0

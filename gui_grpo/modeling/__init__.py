@@ -1,0 +1,1 @@
+"""Offline Qwen VL models: the families gui-grpo knows and the tiny-model builder."""
