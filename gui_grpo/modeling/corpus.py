@@ -152,17 +152,15 @@ def numbers(rng: random.Random) -> str:
     return " ".join(str(rng.randint(0, 10 ** rng.randint(1, 6))) for _ in range(rng.randint(3, 12)))
 
 
-SYSTEM_TEXT = (
-    "You are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist with the user "
-    "query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-    '{"type": "function", "function": {"name": "mobile_use", "description": "Use a touchscreen to interact '
-    'with a mobile device, and take screenshots. The screen\'s resolution is 1092x2408.", "parameters": '
-    '{"properties": {"action": {"enum": ["key", "click", "long_press", "swipe", "type", "system_button", '
-    '"open", "wait", "terminate", "answer"], "type": "string"}, "coordinate": {"type": "array"}}, '
-    '"required": ["action"], "type": "object"}}}\n</tools>\n\nFor each function call, return a json object '
-    "with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
-    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-)
+def system_texts() -> list[str]:
+    """The real system prompts (every action format, a few resolutions), so prompts tokenise compactly."""
+    from gui_grpo.actions import ACTION_FORMATS, tool_description
+    from gui_grpo.prompts import SYSTEM_PROMPT
+
+    sizes = [(252, 588), (392, 868), (1092, 2408), (540, 1200)]
+    return [SYSTEM_PROMPT + tool_description(family, fmt, size)
+            for family in ("qwen2_5_vl", "qwen3_vl") for fmt in ACTION_FORMATS for size in sizes]
+
 
 # Weights: instructions and tool calls are what the model reads and writes most.
 _GENERATORS: tuple[Callable[[random.Random], str], ...] = (
@@ -173,7 +171,7 @@ _GENERATORS: tuple[Callable[[random.Random], str], ...] = (
 def phone_corpus(n_lines: int = 4000, seed: int = 0) -> Iterator[str]:
     """Yield ``n_lines`` deterministic training texts (plus the system prompt a few times)."""
     rng = random.Random(seed)
-    for _ in range(8):
-        yield SYSTEM_TEXT
+    for _ in range(4):
+        yield from system_texts()
     for _ in range(n_lines):
         yield rng.choice(_GENERATORS)(rng)
