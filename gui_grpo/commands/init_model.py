@@ -7,7 +7,6 @@ from pathlib import Path
 
 from gui_grpo.cli import UserError
 from gui_grpo.coords import FAMILIES
-from gui_grpo.modeling.build import SIZES, init_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--family", choices=sorted(FAMILIES), default="qwen2_5_vl", help="architecture family"
     )
-    parser.add_argument("--size", choices=sorted(SIZES), default="tiny", help="size preset (default tiny)")
+    parser.add_argument("--size", choices=["small", "tiny"], default="tiny", help="size preset (default tiny)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the tokenizer corpus and the weights")
     parser.add_argument("--force", action="store_true", help="write into OUT even if it is not empty")
     parser.set_defaults(func=run)
@@ -36,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{out} exists and is not a directory: choose another OUT")
     if out.is_dir() and any(out.iterdir()) and not args.force:
         raise UserError(f"{out} is not empty: choose another OUT or pass --force to write into it")
+    from gui_grpo.modeling.build import init_model  # imports torch: only when the command runs
+
     built = init_model(out, family=args.family, size=args.size, seed=args.seed)
     print(
         f"wrote a {args.size} {args.family} model to {out}: {built.parameters / 1e6:.2f} M parameters, "

@@ -1,0 +1,251 @@
+"""One ADB connection on the device side: handshake, optional RSA auth, and the stream table.
+
+The reader thread owns the socket's input. Each stream's worker thread writes its output as WRTE chunks of
+at most the negotiated ``maxdata`` and waits for the host's OKAY after each one (flow control).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from emulators.adb.auth import BadPublicKey, decode_android_pubkey, public_key_id, verify_token_signature
+from emulators.adb.protocol import (
+    A_AUTH,
+    A_CLSE,
+    A_CNXN,
+    A_OKAY,
+    A_OPEN,
+    A_WRTE,
+    AUTH_RSAPUBLICKEY,
+    AUTH_SIGNATURE,
+    AUTH_TOKEN,
+    MAX_PAYLOAD,
+    VERSION_MIN,
+    VERSION_SKIP_CHECKSUM,
+    ConnectionClosed,
+    Message,
+    ProtocolError,
+    StreamClosed,
+    checksum,
+    read_message,
+)
+from emulators.adb.services import open_service
+from emulators.device import Device
+
+log = logging.getLogger(__name__)
+
+MAX_AUTH_ATTEMPTS = 10
+
+
+@dataclass
+class ServerConfig:
+    version: int
+    maxdata: int
+    banner: bytes
+    trusted_keys: list[rsa.RSAPublicKey] | None
+    io_timeout_s: float
+
+
+class Stream:
+    """One open service stream: ``dev_id`` is ours, ``host_id`` the host's local id."""
+
+    def __init__(self, conn: Connection, dev_id: int, host_id: int) -> None:
+        self.conn = conn
+        self.dev_id = dev_id
+        self.host_id = host_id
+        self.inbox: queue.Queue[bytes | None] = queue.Queue()
+        self.closed = False
+        self.discard_input = True  # host data on shell/exec streams is acknowledged and dropped
+        self._acked = threading.Event()
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` in chunks of at most maxdata, waiting for the host's OKAY after each."""
+        step = self.conn.maxdata
+        for start in range(0, len(data), step):
+            if self.closed:
+                raise StreamClosed(f"stream {self.dev_id} closed")
+            self._acked.clear()
+            self.conn.send(Message(A_WRTE, self.dev_id, self.host_id, data[start:start + step]))
+            if not self._acked.wait(self.conn.config.io_timeout_s):
+                raise StreamClosed(f"host did not acknowledge stream {self.dev_id} in time")
+            if self.closed:
+                raise StreamClosed(f"stream {self.dev_id} closed")
+
+    def read(self) -> bytes | None:
+        """The next WRTE payload from the host (acknowledged), or None once the stream is closed."""
+        data = self.inbox.get()
+        if data is not None and not self.closed:
+            self.conn.send(Message(A_OKAY, self.dev_id, self.host_id))
+        return data
+
+    def on_okay(self) -> None:
+        self._acked.set()
+
+    def on_host_close(self) -> None:
+        self.closed = True
+        self.inbox.put(None)
+        self._acked.set()
+
+    def close(self) -> None:
+        """Close from the device side (tells the host unless it already closed)."""
+        if self.conn.forget_stream(self.dev_id) and not self.closed:
+            self.closed = True
+            self.conn.send(Message(A_CLSE, self.dev_id, self.host_id))
+        self.closed = True
+
+
+class Connection:
+    """A host connection to one served device."""
+
+    def __init__(self, sock: socket.socket, device: Device, device_lock: threading.Lock, config: ServerConfig,
+                 on_close: Callable[[Connection], None]) -> None:
+        self.sock = sock
+        self.device = device
+        self.device_lock = device_lock
+        self.config = config
+        self.version = config.version
+        self.maxdata = config.maxdata
+        self._on_close = on_close
+        self._send_lock = threading.Lock()
+        self._streams: dict[int, Stream] = {}
+        self._streams_lock = threading.Lock()
+        self._next_id = 1
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="adb-conn")
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self._streams_lock:
+            streams = list(self._streams.values())
+            self._streams.clear()
+        for stream in streams:
+            stream.on_host_close()
+        self._on_close(self)
+
+    def send(self, msg: Message) -> None:
+        data = msg.pack()
+        with self._send_lock:
+            if self._closed.is_set():
+                return
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                threading.Thread(target=self.close, daemon=True).start()
+
+    def forget_stream(self, dev_id: int) -> bool:
+        with self._streams_lock:
+            return self._streams.pop(dev_id, None) is not None
+
+    def _run(self) -> None:
+        try:
+            self.sock.settimeout(self.config.io_timeout_s)  # a silent host must not hold a thread forever
+            if self._handshake():
+                self.sock.settimeout(None)
+                self._serve()
+        except (ProtocolError, ConnectionClosed, OSError) as e:
+            log.debug("adb connection ends: %s", e)
+        finally:
+            self.close()
+
+    # -- handshake -----------------------------------------------------------------------------------
+    def _read(self) -> Message:
+        verify = self.version < VERSION_SKIP_CHECKSUM
+        return read_message(self.sock, max(self.maxdata, 4096), verify_checksum=verify)
+
+    def _handshake(self) -> bool:
+        """Negotiate version and maxdata from the host's CNXN; run auth when keys are required."""
+        while True:
+            msg = read_message(self.sock, MAX_PAYLOAD, verify_checksum=False)
+            if msg.command == A_CNXN:
+                break  # anything before CNXN is ignored, as adbd does before the transport is online
+        if msg.arg0 < VERSION_MIN:
+            raise ProtocolError(f"host protocol version {msg.arg0:#x} is too old")
+        self.version = min(msg.arg0, self.config.version)
+        self.maxdata = max(256, min(msg.arg1, self.config.maxdata))
+        if self.version < VERSION_SKIP_CHECKSUM and checksum(msg.data) != msg.received_checksum:
+            raise ProtocolError("CNXN checksum does not match its payload")
+        if self.config.trusted_keys is not None and not self._authenticate():
+            return False
+        self.send(Message(A_CNXN, self.version, self.maxdata, self.config.banner))
+        return True
+
+    def _authenticate(self) -> bool:
+        trusted = {public_key_id(k): k for k in self.config.trusted_keys or []}
+        for _ in range(MAX_AUTH_ATTEMPTS):
+            token = os.urandom(20)
+            self.send(Message(A_AUTH, AUTH_TOKEN, 0, token))
+            msg = self._read()
+            while msg.command != A_AUTH:
+                msg = self._read()
+            if msg.arg0 == AUTH_SIGNATURE:
+                if any(verify_token_signature(k, token, msg.data) for k in trusted.values()):
+                    return True
+            elif msg.arg0 == AUTH_RSAPUBLICKEY:
+                try:
+                    key = decode_android_pubkey(msg.data)
+                except BadPublicKey:
+                    return False
+                return public_key_id(key) in trusted
+        return False
+
+    # -- streams -------------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            msg = self._read()
+            if msg.command == A_OPEN:
+                self._open(msg)
+            elif msg.command in (A_OKAY, A_WRTE, A_CLSE):
+                with self._streams_lock:
+                    stream = self._streams.get(msg.arg1)
+                if stream is None:
+                    if msg.command == A_WRTE:
+                        self.send(Message(A_CLSE, 0, msg.arg0))
+                    continue
+                if msg.command == A_OKAY:
+                    stream.on_okay()
+                elif msg.command == A_WRTE and stream.discard_input:
+                    self.send(Message(A_OKAY, stream.dev_id, stream.host_id))
+                elif msg.command == A_WRTE:
+                    stream.inbox.put(msg.data)
+                else:
+                    self.forget_stream(stream.dev_id)
+                    if not stream.closed:
+                        self.send(Message(A_CLSE, stream.dev_id, stream.host_id))
+                    stream.on_host_close()
+
+    def _open(self, msg: Message) -> None:
+        destination = msg.data.rstrip(b"\0").decode("utf-8", errors="surrogateescape")
+        with self._streams_lock:
+            dev_id = self._next_id
+            self._next_id += 1
+            stream = Stream(self, dev_id, msg.arg0)
+        service = open_service(destination, stream, self.device, self.device_lock)
+        if service is None:
+            self.send(Message(A_CLSE, 0, msg.arg0))
+            return
+        with self._streams_lock:
+            self._streams[dev_id] = stream
+        self.send(Message(A_OKAY, dev_id, msg.arg0))
+        threading.Thread(target=service, daemon=True, name=f"adb-stream-{dev_id}").start()
