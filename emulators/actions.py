@@ -57,14 +57,12 @@ def keycode_number(key: str | int) -> int:
         code = key
     else:
         name = key.strip().upper()
-        if name.isdigit():
+        if name.isascii() and name.isdigit():
             code = int(name)
         else:
             name = name.removeprefix("KEYCODE_")
             if name not in KEYCODES:
-                raise InvalidAction(
-                    f"unknown keycode {key!r}; known names: {', '.join(sorted(KEYCODES))}"
-                )
+                raise InvalidAction(f"unknown keycode {key!r}; known names: {', '.join(sorted(KEYCODES))}")
             return KEYCODES[name]
     if code not in KEYCODE_NAMES:
         raise InvalidAction(f"unknown keycode {key!r}; known codes: {sorted(KEYCODE_NAMES)}")

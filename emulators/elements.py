@@ -47,8 +47,8 @@ class Element:
         """The text a person would read for this element (text, else content description)."""
         return self.text or self.content_desc
 
-    def describe(self) -> str:
-        """One prompt line: ``[3] Switch "Wi-Fi" checked (540,612)``."""
+    def describe(self, with_center: bool = True) -> str:
+        """One line: ``[3] Switch "Wi-Fi" checked (540,612)``; the centre is in device pixels."""
         kind = self.class_name.rsplit(".", 1)[-1]
         parts = [f"[{self.index}] {kind}"]
         if self.label:
@@ -56,7 +56,8 @@ class Element:
         for flag in ("checked", "focused", "scrollable"):
             if getattr(self, flag):
                 parts.append(flag)
-        parts.append("({},{})".format(*self.center))
+        if with_center:
+            parts.append("({},{})".format(*self.center))
         return " ".join(parts)
 
 

@@ -1,9 +1,9 @@
 """Device specs: one grammar for every command and config file.
 
-    sim:N                          N in-process PhoneSims
-    adb:HOST:PORT[,HOST:PORT...]   devices speaking ADB over TCP (emulators, phones in tcpip mode, sim serve)
-    serial:SERIAL[,SERIAL...]      devices known to the local adb server (emulator-5554, USB phones)
-    avd:NAME:N                     a pool of N Android emulators started from the AVD NAME
+sim:N                          N in-process PhoneSims
+adb:HOST:PORT[,HOST:PORT...]   devices speaking ADB over TCP (emulators, phones in tcpip mode, sim serve)
+serial:SERIAL[,SERIAL...]      devices known to the local adb server (emulator-5554, USB phones)
+avd:NAME:N                     a pool of N Android emulators started from the AVD NAME
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ class SeededSampler(LogitsProcessor):
 class HFEngine:
     """Batched sampling with ``model.generate``."""
 
-    def __init__(self, model: Any, processor: Any, *, max_new_tokens: int = 96, temperature: float = 1.0) -> None:
+    def __init__(
+        self, model: Any, processor: Any, *, max_new_tokens: int = 96, temperature: float = 1.0
+    ) -> None:
         if temperature <= 0:
             raise ValueError("temperature must be > 0; use greedy=True for deterministic decoding")
         self.model = model
@@ -73,20 +75,27 @@ class HFEngine:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0]
 
     @torch.no_grad()
-    def generate(self, batch: dict[str, torch.Tensor], seeds: list[int] | None = None,
-                 greedy: bool = False) -> list[Completion]:
+    def generate(
+        self, batch: dict[str, torch.Tensor], seeds: list[int] | None = None, greedy: bool = False
+    ) -> list[Completion]:
         """Sample one completion per row of an encoded, left-padded batch."""
         sampler = SeededSampler(seeds, self.temperature, greedy)
         config = GenerationConfig(
-            do_sample=False, max_new_tokens=self.max_new_tokens, eos_token_id=self.stop_ids,
-            pad_token_id=self.pad_id, num_beams=1, repetition_penalty=1.0,
+            do_sample=False,
+            max_new_tokens=self.max_new_tokens,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.pad_id,
+            num_beams=1,
+            repetition_penalty=1.0,
         )
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in batch.items()}
         was_training = self.model.training
         self.model.eval()
         try:
-            self.model.generate(**inputs, generation_config=config, logits_processor=LogitsProcessorList([sampler]))
+            self.model.generate(
+                **inputs, generation_config=config, logits_processor=LogitsProcessorList([sampler])
+            )
         finally:
             self.model.train(was_training)
         tokens = torch.stack(sampler.chosen, dim=1).cpu()  # (B, T)

@@ -71,7 +71,7 @@ class Prompt:
 
 SYSTEM_PROMPT = (
     "You are a helpful assistant that operates an Android phone to complete the user's task.\n"
-    "Each turn you see the current screen and answer with exactly one tool call.\n"
+    "Each turn you see the current screen and answer with exactly one action.\n"
     "Use `answer` to reply to questions about what is on the phone, and `terminate` when the task is "
     "done or impossible.\n\n"
 )
@@ -105,7 +105,10 @@ class PromptBuilder:
         """Chat text for one step. ``screenshots`` are resized images, oldest first."""
         images = screenshots[-self.cfg.screenshots :]
         image_size = images[-1].size
-        system = SYSTEM_PROMPT + tool_description(self.family, self.action_format, image_size)
+        with_elements = self.cfg.observation == "pixels+elements"
+        system = SYSTEM_PROMPT + tool_description(
+            self.family, self.action_format, image_size, with_elements=with_elements
+        )
         lines = [f"Task: {instruction}"]
         recent = history[-self.cfg.history :]
         if recent:
@@ -120,9 +123,10 @@ class PromptBuilder:
             content.append({"type": "text", "text": label})
             content.append({"type": "image", "image": img})
         shown = None
-        if self.cfg.observation == "pixels+elements":
+        if with_elements:
             shown = list(elements or [])[: self.cfg.max_elements]
-            listing = "\n".join(e.describe() for e in shown) or "(no interactive elements)"
+            # Centres are device pixels, not the model's coordinates: list elements by index only.
+            listing = "\n".join(e.describe(with_center=False) for e in shown) or "(no interactive elements)"
             content.append({"type": "text", "text": "\nInteractive elements:\n" + listing})
         messages = [
             {"role": "system", "content": [{"type": "text", "text": system}]},
@@ -131,7 +135,9 @@ class PromptBuilder:
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return Prompt(text=text, images=images, screen_size=screen_size, elements=shown)
 
-    def encode(self, prompts: list[Prompt], completions: list[list[int]] | None = None) -> dict[str, torch.Tensor]:
+    def encode(
+        self, prompts: list[Prompt], completions: list[list[int]] | None = None
+    ) -> dict[str, torch.Tensor]:
         """Tokenise a batch, left-padded; appends completion ids when given (for the loss).
 
         Left padding aligns every row's end, so completion tokens are the last ``len(c)`` positions.
@@ -179,7 +185,11 @@ def append_completions(batch: Any, completions: list[list[int]], pad_id: int) ->
     if "mm_token_type_ids" in out:
         tt = out["mm_token_type_ids"]
         out["mm_token_type_ids"] = torch.stack(
-            [torch.cat([torch.zeros(width - len(c), dtype=tt.dtype), r, torch.zeros(len(c), dtype=tt.dtype)])
-             for r, c in zip(tt, completions, strict=True)]
+            [
+                torch.cat(
+                    [torch.zeros(width - len(c), dtype=tt.dtype), r, torch.zeros(len(c), dtype=tt.dtype)]
+                )
+                for r, c in zip(tt, completions, strict=True)
+            ]
         )
     return out

@@ -104,7 +104,9 @@ class Policy:
         self.engine = engine
         self.family = builder.family
 
-    def sample(self, prompts: list[Prompt], seeds: list[int], greedy: bool, max_batch: int) -> list[Completion]:
+    def sample(
+        self, prompts: list[Prompt], seeds: list[int], greedy: bool, max_batch: int
+    ) -> list[Completion]:
         out: list[Completion] = []
         for i in range(0, len(prompts), max_batch):
             chunk = prompts[i : i + max_batch]
@@ -197,7 +199,9 @@ def _act(live: _Live, parsed: object, max_steps: int) -> None:
 
 def _score(live: _Live) -> None:
     r = live.result
-    episode = Episode(live.initial_state, answer=r.answer, claimed_status=r.claimed_status, steps=len(r.steps))
+    episode = Episode(
+        live.initial_state, answer=r.answer, claimed_status=r.claimed_status, steps=len(r.steps)
+    )
     if r.lost is not None:
         return  # a lost device cannot be checked; the episode counts as lost, not as a failure
     r.score = float(live.task.check(live.device, episode))
@@ -221,8 +225,15 @@ def play_groups(
     for g in groups:
         progress0 = float(g.task.progress(g.devices[0]))
         for m, device in enumerate(g.devices):
-            res = EpisodeResult(g.task.name, dict(g.task.params), g.task.instruction, g.seed, g.group, m,
-                                progress_start=progress0)
+            res = EpisodeResult(
+                g.task.name,
+                dict(g.task.params),
+                g.task.instruction,
+                g.seed,
+                g.group,
+                m,
+                progress_start=progress0,
+            )
             lives.append(_Live(g.task, device, g.initial_state, res))
     with_elements = policy.builder.cfg.observation == "pixels+elements"
     pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
@@ -234,8 +245,11 @@ def play_groups(
         completions = policy.sample(prompts, seeds, greedy, max_batch)
         for x, prompt, comp in zip(live, prompts, completions, strict=True):
             parsed = parse_action(
-                comp.text, family=policy.family, image_size=prompt.model_image_size,
-                screen_size=prompt.screen_size, elements=prompt.elements,
+                comp.text,
+                family=policy.family,
+                image_size=prompt.model_image_size,
+                screen_size=prompt.screen_size,
+                elements=prompt.elements,
                 action_format=policy.builder.action_format,
             )
             _record(x, prompt, comp, parsed)

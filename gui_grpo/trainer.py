@@ -59,16 +59,22 @@ def score_episodes(results: list[EpisodeResult], reward_cfg: RewardConfig) -> li
     rewards = []
     for r in results:
         value, _ = episode_reward(
-            r.score, claimed_status=r.claimed_status, invalid_actions=r.invalid_actions,
-            steps=len(r.steps), progress_start=r.progress_start, progress_end=r.progress_end,
-            side_effects=len(r.side_effects), cfg=reward_cfg,
+            r.score,
+            claimed_status=r.claimed_status,
+            invalid_actions=r.invalid_actions,
+            steps=len(r.steps),
+            progress_start=r.progress_start,
+            progress_end=r.progress_end,
+            side_effects=len(r.side_effects),
+            cfg=reward_cfg,
         )
         rewards.append(value)
     return rewards
 
 
-def make_samples(results: list[EpisodeResult], rewards: list[float], loss_cfg: LossConfig,
-                 reward_cfg: RewardConfig) -> tuple[list[Sample], dict[str, float]]:
+def make_samples(
+    results: list[EpisodeResult], rewards: list[float], loss_cfg: LossConfig, reward_cfg: RewardConfig
+) -> tuple[list[Sample], dict[str, float]]:
     """Group advantages per episode, spread over its steps (weight 1/T_i when configured)."""
     group_ids = torch.tensor([r.group for r in results])  # (N,)
     rew = torch.tensor(rewards, dtype=torch.float32)  # (N,)
@@ -103,8 +109,9 @@ class Trainer:
         self.loss_cfg = preset(cfg.loss, **overrides)
         self.reward_cfg = RewardConfig(**cfg.reward_overrides)
         builder = PromptBuilder(self.processor, self.family, cfg.prompt)
-        engine = HFEngine(self.model, self.processor, max_new_tokens=cfg.max_new_tokens,
-                          temperature=cfg.temperature)
+        engine = HFEngine(
+            self.model, self.processor, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature
+        )
         self.policy = Policy(builder, engine)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
@@ -125,8 +132,14 @@ class Trainer:
     def _device(self, seed: int) -> SimDevice:
         return SimDevice(seed=seed, resolution=self.cfg.sim_resolution)
 
-    def collect(self, step: int, split: str = "train", greedy: bool = False, n: int | None = None,
-                group_size: int | None = None) -> list[EpisodeResult]:
+    def collect(
+        self,
+        step: int,
+        split: str = "train",
+        greedy: bool = False,
+        n: int | None = None,
+        group_size: int | None = None,
+    ) -> list[EpisodeResult]:
         """Play one batch of groups."""
         n = n or self.cfg.groups_per_step
         size = group_size or self.cfg.group_size
@@ -135,8 +148,14 @@ class Trainer:
         for g, task in enumerate(tasks):
             dev_seed = random.Random(f"{self.cfg.seed}:{step}:{g}").randrange(2**31)
             groups.append(start_group(task, dev_seed, g, size, lambda s=dev_seed: self._device(s)))
-        results = play_groups(self.policy, groups, run_seed=self.cfg.seed, step=step, greedy=greedy,
-                              max_steps=self.cfg.max_steps_per_episode)
+        results = play_groups(
+            self.policy,
+            groups,
+            run_seed=self.cfg.seed,
+            step=step,
+            greedy=greedy,
+            max_steps=self.cfg.max_steps_per_episode,
+        )
         for g in groups:
             for d in g.devices:
                 d.close()
@@ -234,7 +253,8 @@ class Trainer:
             "reward_mean": float(rew.mean()),
             "reward_std": float(rew.std(unbiased=False)),
             "success_rate": sum(r.score >= 1.0 for r in results) / n,
-            "invalid_action_rate": sum(r.invalid_actions for r in results) / max(1, sum(len(r.steps) for r in results)),
+            "invalid_action_rate": sum(r.invalid_actions for r in results)
+            / max(1, sum(len(r.steps) for r in results)),
             "episode_length": sum(len(r.steps) for r in results) / n,
             "completion_length": sum(len(s.completion_ids) for r in results for s in r.steps)
             / max(1, sum(len(r.steps) for r in results)),
@@ -248,7 +268,9 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
-        results = self.collect(10_000 + step, split="test", greedy=True, n=self.cfg.eval_instances, group_size=2)
+        results = self.collect(
+            10_000 + step, split="test", greedy=True, n=self.cfg.eval_instances, group_size=2
+        )
         results = [r for r in results if r.member == 0]
         return {"eval_success_rate": sum(r.score >= 1.0 for r in results) / max(1, len(results))}
 
@@ -267,7 +289,17 @@ class Trainer:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    keys = ("step", "reward_mean", "success_rate", "invalid_action_rate", "episode_length", "loss",
-            "eval_success_rate", "rollout_s", "update_s")
-    return "  ".join(f"{k}={row[k]:.3g}" if isinstance(row[k], float) else f"{k}={row[k]}"
-                     for k in keys if k in row)
+    keys = (
+        "step",
+        "reward_mean",
+        "success_rate",
+        "invalid_action_rate",
+        "episode_length",
+        "loss",
+        "eval_success_rate",
+        "rollout_s",
+        "update_s",
+    )
+    return "  ".join(
+        f"{k}={row[k]:.3g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys if k in row
+    )

@@ -83,6 +83,10 @@ class Task(ABC):
     max_steps: ClassVar[int] = 10
     phrasings: ClassVar[tuple[str, ...]]  # instruction templates over the params, >= 3
     params_schema: ClassVar[dict[str, Param]] = {}
+    # Plausible wrong answers a guesser would try on an information task; `tasks verify` checks they
+    # score low. Fixed per template (independent of the sampled parameters).
+    answer_guesses: ClassVar[tuple[str, ...]] = ()
+    seed: int | None = None  # the seed ``sample`` drew this instance from, if any
 
     def __init__(self, params: dict[str, Any], phrasing: int = 0) -> None:
         self.validate_params(params)
@@ -110,7 +114,14 @@ class Task(ABC):
         """The instance for ``seed``: parameters and phrasing both drawn from it."""
         rng = random.Random(f"{cls.name}:{seed}")
         params = cls.sample_params(rng)
-        return cls(params, phrasing=rng.randrange(len(cls.phrasings)))
+        task = cls(params, phrasing=rng.randrange(len(cls.phrasings)))
+        task.seed = seed
+        return task
+
+    @property
+    def task_id(self) -> str:
+        """``name:seed`` for sampled instances, else ``name``."""
+        return self.name if self.seed is None else f"{self.name}:{self.seed}"
 
     @property
     def instruction(self) -> str:
@@ -161,9 +172,10 @@ def register(cls: type[Task]) -> type[Task]:
 
 def get_task(name: str) -> type[Task]:
     if name not in _REGISTRY:
-        raise TaskError(f"unknown task {name!r}; `gui-grpo tasks list` shows the known ones")
+        known = ", ".join(sorted(_REGISTRY)) or "none registered (import tasks.templates)"
+        raise TaskError(f"unknown task {name!r}; known tasks: {known}")
     return _REGISTRY[name]
 
 
 def all_tasks() -> list[type[Task]]:
-    return [ _REGISTRY[k] for k in sorted(_REGISTRY) ]
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]

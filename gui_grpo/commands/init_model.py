@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--family", choices=sorted(FAMILIES), default="qwen2_5_vl", help="architecture family"
     )
-    parser.add_argument("--size", choices=["small", "tiny"], default="tiny", help="size preset (default tiny)")
+    parser.add_argument(
+        "--size", choices=["small", "tiny"], default="tiny", help="size preset (default tiny)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the tokenizer corpus and the weights")
     parser.add_argument("--force", action="store_true", help="write into OUT even if it is not empty")
     parser.set_defaults(func=run)

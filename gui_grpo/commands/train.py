@@ -27,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--loss", choices=["grpo", "dr_grpo", "dapo", "gspo"])
     p.add_argument("--lr", type=float)
     p.add_argument("--passes", type=int, help="optimisation passes per batch")
-    p.add_argument("--full-finetune", action="store_true", default=None,
-                   help="train all language-model weights instead of a LoRA")
+    p.add_argument(
+        "--full-finetune",
+        action="store_true",
+        default=None,
+        help="train all language-model weights instead of a LoRA",
+    )
     p.add_argument("--observation", choices=["pixels", "pixels+elements"])
     p.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"])
     p.add_argument("--max-pixels", type=int)
@@ -64,8 +68,8 @@ def build_config(args: argparse.Namespace):  # -> TrainConfig
     if "model" not in data:
         raise UserError("give --model PATH (build one with `gui-grpo init-model runs/tiny`) or --config")
     if not Path(data["model"]).is_dir():
-        raise UserError(f"model directory {data['model']} does not exist; `gui-grpo init-model {data['model']}`"
-                        " builds a tiny one")
+        model = data["model"]
+        raise UserError(f"model directory {model} does not exist; `gui-grpo init-model {model}` builds one")
     try:
         return TrainConfig(**data)
     except (TypeError, ValueError) as e:
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(cfg)
     history = trainer.train()
     last = history[-1] if history else {}
-    print(f"done: {len(history)} steps, final success rate {last.get('success_rate', 0):.2f}; "
-          f"run saved in {cfg.out}")
+    print(
+        f"done: {len(history)} steps, final success rate {last.get('success_rate', 0):.2f}; "
+        f"run saved in {cfg.out}"
+    )
     return 0
