@@ -1,0 +1,138 @@
+"""Shared pieces of PhoneSim's shell: named errors, command I/O and the per-shell context.
+
+Every command is a function ``(ctx, args, io) -> exit status``. A command that fails raises
+``CommandFailed`` (message and status); the interpreter prints the message on stderr and carries on,
+so no input ends the shell with a Python exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from emulators.errors import DeviceError
+from emulators.phonesim.state import PhoneState
+from emulators.phonesim.ui_host import UiHost
+
+if TYPE_CHECKING:
+    from emulators.phonesim.shell_fs import SimFs
+
+SH = "/system/bin/sh"
+
+
+class ShellError(DeviceError):
+    """Base class of PhoneSim shell errors; always carries the exit status to report."""
+
+    status: int = 1
+
+
+class ShellSyntaxError(ShellError):
+    """The command line cannot be parsed (or uses shell syntax PhoneSim refuses)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CommandFailed(ShellError):
+    """A command failed; ``message`` goes to stderr and ``status`` becomes ``$?``."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ShellExit(ShellError):
+    """The ``exit`` builtin: stop running the command line with ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"exit {status}")
+        self.status = status
+
+
+def encode_text(text: str) -> bytes:
+    """UTF-8 bytes of shell text; undecodable input bytes (surrogate escapes) go back out unchanged."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
+
+
+class Sink(Protocol):
+    def write(self, data: bytes) -> None: ...
+
+
+@dataclass
+class BufferSink:
+    """Collects bytes in memory (the terminal, or the write end of a pipe)."""
+
+    data: bytearray = field(default_factory=bytearray)
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
+class NullSink:
+    """``/dev/null``."""
+
+    def write(self, data: bytes) -> None:
+        return None
+
+
+@dataclass
+class CommandIO:
+    """A command's standard streams: its whole stdin, and where fd 1 and fd 2 go."""
+
+    stdin: bytes
+    stdout: Sink
+    stderr: Sink
+
+    def out(self, data: bytes | str) -> None:
+        self.stdout.write(encode_text(data) if isinstance(data, str) else data)
+
+    def err(self, data: bytes | str) -> None:
+        self.stderr.write(encode_text(data) if isinstance(data, str) else data)
+
+
+@dataclass
+class ShellContext:
+    """What commands may reach: the UI host, its state, the filesystem view and shell variables."""
+
+    host: UiHost
+    fs: SimFs
+    props: dict[str, str]
+    cwd: str = "/"
+    last_status: int = 0
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> PhoneState:
+        return self.host.state
+
+
+Command = Callable[[ShellContext, list[str], CommandIO], int]
+
+
+def parse_int(text: str, what: str, command: str) -> int:
+    """An integer argument, or a usage error naming the command."""
+    try:
+        return int(text, 10)
+    except ValueError as e:
+        raise CommandFailed(f"{command}: invalid {what}: '{text}'") from e
+
+
+def take_flags(args: list[str], allowed: str, command: str) -> tuple[set[str], list[str]]:
+    """Split leading single-letter flags (``-la`` = ``-l -a``) from operands; ``--`` ends flags."""
+    flags: set[str] = set()
+    i = 0
+    while i < len(args) and args[i].startswith("-") and len(args[i]) > 1:
+        if args[i] == "--":
+            i += 1
+            break
+        for letter in args[i][1:]:
+            if letter not in allowed:
+                raise CommandFailed(f"{command}: Unknown option '{letter}'")
+            flags.add(letter)
+        i += 1
+    return flags, args[i:]
