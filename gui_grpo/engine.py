@@ -29,8 +29,11 @@ class Completion:
 class SeededSampler(LogitsProcessor):
     """Samples each row from its own generator and records the token's log-prob under temperature."""
 
-    def __init__(self, seeds: list[int] | None, temperature: float, greedy: bool) -> None:
+    def __init__(
+        self, seeds: list[int] | None, temperature: float, greedy: bool, banned: list[int] | None = None
+    ) -> None:
         self.greedy = greedy
+        self.banned = banned or []
         self.temperature = temperature
         self.generators = None
         if not greedy:
@@ -42,6 +45,8 @@ class SeededSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         logits = scores.float()  # (B, V)
+        if self.banned:
+            logits[:, self.banned] = float("-inf")
         logp = torch.log_softmax(logits / self.temperature, dim=-1)  # (B, V)
         if self.greedy:
             tokens = logits.argmax(dim=-1)  # (B,)
@@ -72,6 +77,13 @@ class HFEngine:
         tok = processor.tokenizer
         stop = {tok.convert_tokens_to_ids("<|im_end|>"), tok.eos_token_id}
         self.stop_ids = sorted(i for i in stop if isinstance(i, int) and i >= 0)
+        # Vision placeholders in a completion would break the next forward pass (image tokens must match
+        # image features), and no policy should write them: they are never sampled.
+        vision = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
+        unk = tok.unk_token_id
+        self.banned_ids = sorted(
+            {i for t in vision if isinstance(i := tok.convert_tokens_to_ids(t), int) and i >= 0 and i != unk}
+        )
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0]
 
     @torch.no_grad()
@@ -79,7 +91,7 @@ class HFEngine:
         self, batch: dict[str, torch.Tensor], seeds: list[int] | None = None, greedy: bool = False
     ) -> list[Completion]:
         """Sample one completion per row of an encoded, left-padded batch."""
-        sampler = SeededSampler(seeds, self.temperature, greedy)
+        sampler = SeededSampler(seeds, self.temperature, greedy, self.banned_ids)
         config = GenerationConfig(
             do_sample=False,
             max_new_tokens=self.max_new_tokens,

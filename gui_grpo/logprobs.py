@@ -13,17 +13,25 @@ import torch
 
 
 def completion_logprobs(
-    model: Any, batch: dict[str, torch.Tensor], completion_lens: list[int], temperature: float = 1.0
+    model: Any,
+    batch: dict[str, torch.Tensor],
+    completion_lens: list[int],
+    temperature: float = 1.0,
+    banned_ids: list[int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probs (B, C) of each row's completion tokens and their mask (B, C), C = max completion length.
 
     Completion tokens are right-aligned: row i's tokens sit in the last ``completion_lens[i]`` columns.
+    ``banned_ids`` are the tokens the engine never samples; excluding them here too keeps these
+    log-probs those of the distribution actually sampled.
     """
     width = max(completion_lens)
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in batch.items()}
     out = model(**inputs, use_cache=False, logits_to_keep=width + 1)
     logits = out.logits[:, :-1, :].float() / temperature  # (B, C, V): position t predicts token t+1
+    if banned_ids:
+        logits[..., banned_ids] = float("-inf")
     targets = inputs["input_ids"][:, -width:]  # (B, C)
     logp = torch.log_softmax(logits, dim=-1).gather(2, targets[..., None])[..., 0]  # (B, C)
     cols = torch.arange(width, device=device)[None, :]  # (1, C)

@@ -207,16 +207,20 @@ class Trainer:
         comps = [s.step.completion_ids for s in chunk]
         batch = self.policy.builder.encode(prompts, completions=comps)
         lens = [len(c) for c in comps]
-        logp, mask = completion_logprobs(self.model, batch, lens, self.cfg.temperature)  # (b, C)
+        logp, mask = completion_logprobs(
+            self.model, batch, lens, self.cfg.temperature, self.policy.engine.banned_ids
+        )  # (b, C)
         old = right_aligned([s.step.logprobs for s in chunk], logp.shape[1]).to(logp.device)  # (b, C)
         adv = torch.tensor([s.advantage for s in chunk], device=logp.device)  # (b,)
         weights = torch.tensor([s.weight for s in chunk], device=logp.device)  # (b,)
         ref = None
         if self.loss_cfg.beta > 0:
             with torch.no_grad(), self.model.disable_adapter():
-                ref, _ = completion_logprobs(self.model, batch, lens, self.cfg.temperature)
+                ref, _ = completion_logprobs(
+                    self.model, batch, lens, self.cfg.temperature, self.policy.engine.banned_ids
+                )
         loss, m = policy_loss(logp, old, adv, mask, self.loss_cfg, ref_logp=ref, step_weights=weights)
-        return loss, {"loss": float(loss), **m}
+        return loss, {"loss": float(loss.detach()), **m}
 
     def train(self) -> list[dict[str, Any]]:
         """Run all steps; write config, metrics and checkpoints under ``cfg.out``."""
