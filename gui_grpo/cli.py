@@ -14,7 +14,7 @@ import sys
 from emulators.errors import DeviceError
 
 # Modules under gui_grpo.commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("train", "init_model", "sim")
+COMMAND_MODULES: tuple[str, ...] = ("train", "init_model", "sim", "tasks")
 
 
 class UserError(Exception):

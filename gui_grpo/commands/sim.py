@@ -1,5 +1,7 @@
 """``gui-grpo sim``: work with PhoneSim outside training.
 
+    gui-grpo sim screenshot [--app NAME] --out FILE.png [--resolution R] [--seed S] [--dark] [--no-randomize]
+        save what the agent sees: the home screen or an app's first screen
     gui-grpo sim serve [--host H] [--port P] [--count N] [--seed S] [--resolution R] [--require-auth FILE]
         serve N PhoneSims over the ADB protocol on ports P, P+2, … (for `adb connect` and adb: specs)
 """
@@ -10,6 +12,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 
 from emulators.adb.auth import BadPublicKey
@@ -107,5 +110,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim = subparsers.add_parser("sim", help="PhoneSim utilities (serve over ADB, ...)",
                                 description="Work with PhoneSim outside training.")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SUBCOMMAND", required=True)
+    add_screenshot_parser(sim_sub)
     add_serve_parser(sim_sub)
-    # `sim screenshot` (owned by the lead) is added here: add_screenshot_parser(sim_sub)
+
+
+def add_screenshot_parser(sim_subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``screenshot`` to the ``sim`` command group."""
+    p = sim_subparsers.add_parser(
+        "screenshot", help="save a PhoneSim screenshot (home screen or an app)",
+        description="Open an app on a fresh PhoneSim (through the same shell commands a phone gets) and "
+                    "save the screen as a PNG.")
+    p.add_argument("--app", default="home",
+                   help="launcher label or package (settings, contacts, messages, ...); default: home screen")
+    p.add_argument("--out", required=True, type=Path, help="PNG file to write")
+    p.add_argument("--resolution", choices=("default", "small"), default="default")
+    p.add_argument("--seed", type=int, default=0, help="domain-randomisation seed (default 0)")
+    p.add_argument("--dark", action="store_true", help="dark theme")
+    p.add_argument("--no-randomize", action="store_true", help="plain look: no accent/wallpaper/jitter")
+    p.set_defaults(func=run_screenshot)
+    return p
+
+
+def run_screenshot(args: argparse.Namespace) -> int:
+    from emulators.errors import InvalidAction
+    from emulators.phonesim import SimDevice
+
+    if args.out.suffix.lower() != ".png":
+        raise UserError(f"--out must name a .png file, got {args.out}")
+    if not args.out.parent.is_dir():
+        raise UserError(f"directory {args.out.parent} does not exist")
+    device = SimDevice(seed=args.seed, resolution=args.resolution, randomize=not args.no_randomize)
+    if args.dark:
+        device.check_shell("settings put secure ui_night_mode 2")
+    if args.app != "home":
+        try:
+            device.open_app(args.app)
+        except InvalidAction as e:
+            raise UserError(str(e)) from e
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    device.screenshot().save(tmp, format="PNG")
+    tmp.replace(args.out)
+    w, h = device.screen_size
+    print(f"wrote {args.out} ({w}x{h}, app {args.app})")
+    return 0

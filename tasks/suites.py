@@ -1,0 +1,124 @@
+"""Suites of templates and the splits that keep training and evaluation apart.
+
+Suites: ``smoke`` (a handful of one-step tasks, for quick end-to-end checks), ``easy`` (every easy
+template), ``standard`` (every template). Splits:
+
+- ``train``: seeds not divisible by ``TEST_MODULUS``, templates not held out;
+- ``test``: seeds divisible by ``TEST_MODULUS`` (unseen parameters and phrasings), templates not held out;
+- ``heldout``: the templates in ``HELD_OUT`` (unseen templates, for generalisation), any seed;
+- ``all``: everything in the suite.
+
+``instances(suite, split, n, seed)`` cycles through the split's templates in an order drawn from ``seed``
+and gives each a parameter seed from the split, so the same arguments always give the same instances.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from typing import Literal
+
+from tasks.base import Task, TaskError, all_tasks
+
+Split = Literal["train", "test", "heldout", "all"]
+SPLITS: tuple[str, ...] = ("train", "test", "heldout", "all")
+TEST_MODULUS = 5
+SEED_RANGE = 1_000_000
+
+# Modules that define templates; importing them registers their templates.
+TEMPLATE_MODULES: tuple[str, ...] = (
+    "tasks.settings_tasks",
+    "tasks.contacts_tasks",
+    "tasks.messages_tasks",
+)
+SMOKE: tuple[str, ...] = (
+    "settings.wifi_off",
+    "settings.bluetooth_on",
+    "settings.airplane_on",
+    "settings.dark_theme_on",
+)
+# One template per kind of skill, kept out of training to measure generalisation to unseen templates.
+HELD_OUT: frozenset[str] = frozenset(
+    {
+        "settings.dark_theme_off",
+        "contacts.unfavourite",
+        "contacts.email_of",
+        "messages.reply_latest",
+    }
+)
+
+
+def load_templates() -> list[type[Task]]:
+    """Import every template module and return all registered templates, sorted by name."""
+    for module in TEMPLATE_MODULES:
+        importlib.import_module(module)
+    return all_tasks()
+
+
+def suite_templates(suite: str) -> list[type[Task]]:
+    """The templates of ``suite``; an unknown name raises ``TaskError`` listing the known ones."""
+    templates = load_templates()
+    if suite == "standard":
+        return templates
+    if suite == "easy":
+        return [t for t in templates if t.difficulty == "easy"]
+    if suite == "smoke":
+        by_name = {t.name: t for t in templates}
+        return [by_name[n] for n in SMOKE]
+    raise TaskError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}")
+
+
+SUITES: tuple[str, ...] = ("smoke", "easy", "standard")
+
+
+def split_templates(suite: str, split: str) -> list[type[Task]]:
+    if split not in SPLITS:
+        raise TaskError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
+    templates = suite_templates(suite)
+    if split == "all":
+        return templates
+    if split == "heldout":
+        return [t for t in templates if t.name in HELD_OUT]
+    return [t for t in templates if t.name not in HELD_OUT]
+
+
+def is_test_seed(seed: int) -> bool:
+    return seed % TEST_MODULUS == 0
+
+
+def draw_seed(rng: random.Random, split: str) -> int:
+    """A parameter seed that belongs to ``split``."""
+    base = rng.randrange(SEED_RANGE) * TEST_MODULUS
+    if split == "test":
+        return base
+    if split == "train":
+        return base + rng.randrange(1, TEST_MODULUS)
+    return base + rng.randrange(TEST_MODULUS)
+
+
+def instances(suite: str, split: str = "all", n: int = 10, seed: int = 0) -> list[Task]:
+    """``n`` task instances from ``suite`` / ``split``, reproducible from ``seed``."""
+    templates = split_templates(suite, split)
+    if not templates:
+        raise TaskError(f"suite {suite!r} has no templates in split {split!r}")
+    rng = random.Random(f"instances:{suite}:{split}:{seed}")
+    order: list[type[Task]] = []
+    out: list[Task] = []
+    for _ in range(n):
+        if not order:
+            order = list(templates)
+            rng.shuffle(order)
+        out.append(order.pop().sample(draw_seed(rng, split)))
+    return out
+
+
+def template_seeds(split: str, n: int, start: int = 0) -> list[int]:
+    """The first ``n`` seeds from ``start`` on that belong to ``split`` (``heldout``/``all``: any)."""
+    if split not in SPLITS:
+        raise TaskError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
+    out, s = [], start
+    while len(out) < n:
+        if split in ("heldout", "all") or is_test_seed(s) == (split == "test"):
+            out.append(s)
+        s += 1
+    return out
