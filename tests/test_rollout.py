@@ -27,8 +27,10 @@ def policy(tiny_model_dir):
 
 def groups(n_tasks=2, size=3):
     tasks = instances("smoke", "train", n_tasks, seed=7)
-    return [start_group(t, 100 + g, g, size, lambda s=100 + g: SimDevice(seed=s, resolution="small"))
-            for g, t in enumerate(tasks)]
+    return [
+        start_group(t, 100 + g, g, size, lambda s=100 + g: SimDevice(seed=s, resolution="small"))
+        for g, t in enumerate(tasks)
+    ]
 
 
 def play(policy, max_batch, greedy=False):
@@ -38,7 +40,9 @@ def play(policy, max_batch, greedy=False):
 def test_actions_do_not_depend_on_batching(policy):
     a = play(policy, max_batch=16)
     b = play(policy, max_batch=1)
-    assert [[s.completion_ids for s in r.steps] for r in a] == [[s.completion_ids for s in r.steps] for r in b]
+    assert [[s.completion_ids for s in r.steps] for r in a] == [
+        [s.completion_ids for s in r.steps] for r in b
+    ]
     assert [r.summary()["actions"] for r in a] == [r.summary()["actions"] for r in b]
     # Members of a group start alike but sample differently.
     assert len({tuple(r.steps[0].completion_ids) for r in a if r.group == 0}) > 1
@@ -46,7 +50,9 @@ def test_actions_do_not_depend_on_batching(policy):
 
 def test_episodes_are_recorded_and_scored(policy):
     results = play(policy, max_batch=16)
-    assert len(results) == 6 and {(r.group, r.member) for r in results} == {(g, m) for g in (0, 1) for m in (0, 1, 2)}
+    assert len(results) == 6 and {(r.group, r.member) for r in results} == {
+        (g, m) for g in (0, 1) for m in (0, 1, 2)
+    }
     for r in results:
         assert 1 <= len(r.steps) <= 2
         assert r.invalid_actions == sum(not s.valid for s in r.steps)
@@ -61,7 +67,9 @@ def test_episodes_are_recorded_and_scored(policy):
 
 def test_greedy_is_deterministic(policy):
     a, b = play(policy, 16, greedy=True), play(policy, 16, greedy=True)
-    assert [[s.completion_ids for s in r.steps] for r in a] == [[s.completion_ids for s in r.steps] for r in b]
+    assert [[s.completion_ids for s in r.steps] for r in a] == [
+        [s.completion_ids for s in r.steps] for r in b
+    ]
 
 
 def test_behaviour_logprobs_match_recomputation_from_stored_pngs(policy):
@@ -70,7 +78,8 @@ def test_behaviour_logprobs_match_recomputation_from_stored_pngs(policy):
     comps = [s.completion_ids for s in steps]
     batch = policy.builder.encode(prompts, completions=comps)
     with torch.no_grad():
-        logp, mask = completion_logprobs(policy.engine.model, batch, [len(c) for c in comps], 1.0,
-                                         policy.engine.banned_ids)
+        logp, mask = completion_logprobs(
+            policy.engine.model, batch, [len(c) for c in comps], 1.0, policy.engine.banned_ids
+        )
     old = right_aligned([s.logprobs for s in steps], logp.shape[1])
     assert torch.allclose(logp * mask, old * mask, atol=1e-4)

@@ -19,14 +19,27 @@ PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_p
 
 
 def config(model: str, out: str, **kw) -> TrainConfig:
-    base = dict(model=model, out=out, steps=1, groups_per_step=1, group_size=2, max_new_tokens=16,
-                max_steps_per_episode=2, prompt=PROMPT, device="cpu", dtype="float32", lr=5e-3)
+    base = dict(
+        model=model,
+        out=out,
+        steps=1,
+        groups_per_step=1,
+        group_size=2,
+        max_new_tokens=16,
+        max_steps_per_episode=2,
+        prompt=PROMPT,
+        device="cpu",
+        dtype="float32",
+        lr=5e-3,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def seq_logp(trainer: Trainer, sample: Sample) -> float:
-    batch = trainer.policy.builder.encode([rebuild_prompt(sample.step)], completions=[sample.step.completion_ids])
+    batch = trainer.policy.builder.encode(
+        [rebuild_prompt(sample.step)], completions=[sample.step.completion_ids]
+    )
     with torch.no_grad():
         logp, mask = completion_logprobs(trainer.model, batch, [len(sample.step.completion_ids)])
     return float((logp * mask).sum())
@@ -66,8 +79,15 @@ def test_train_writes_config_metrics_and_final_checkpoint(tiny_model_dir, tmp_pa
     assert json.loads((run / "config.json").read_text())["group_size"] == 2
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows == history and len(rows) == 1
-    for key in ("reward_mean", "reward_std", "success_rate", "invalid_action_rate", "frac_reward_zero_std",
-                "completion_length", "episode_length"):
+    for key in (
+        "reward_mean",
+        "reward_std",
+        "success_rate",
+        "invalid_action_rate",
+        "frac_reward_zero_std",
+        "completion_length",
+        "episode_length",
+    ):
         assert key in rows[0]
     assert (run / "final" / "adapter_config.json").is_file()
     assert not list(run.glob("**/*.tmp"))
@@ -82,6 +102,8 @@ def test_train_writes_config_metrics_and_final_checkpoint(tiny_model_dir, tmp_pa
     ],
 )
 def test_train_cli_rejects_bad_input_in_one_line(argv, message):
-    proc = subprocess.run([sys.executable, "-m", "gui_grpo", *argv], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gui_grpo", *argv], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert message in proc.stderr and "Traceback" not in proc.stderr
