@@ -14,7 +14,7 @@ from emulators.phonesim import SimDevice
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 SETUP = [
     "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Ana Diaz'",
-    "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Bo Chen'",
+    "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Bo'",
     "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Carla Ruiz'",
     "content insert --uri content://sms --bind address:s:+34600111222 --bind body:s:'Lunch at 1?' --bind type:i:1",
     "content insert --uri content://com.phonesim.deskclock/alarms --bind hour:i:7 --bind minutes:i:30"
