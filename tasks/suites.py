@@ -30,6 +30,11 @@ TEMPLATE_MODULES: tuple[str, ...] = (
     "tasks.settings_tasks",
     "tasks.contacts_tasks",
     "tasks.messages_tasks",
+    "tasks.calendar_tasks",
+    "tasks.files_tasks",
+    "tasks.clock_tasks",
+    "tasks.notes_tasks",
+    "tasks.calculator_tasks",
 )
 SMOKE: tuple[str, ...] = (
     "settings.wifi_off",
@@ -44,6 +49,10 @@ HELD_OUT: frozenset[str] = frozenset(
         "contacts.unfavourite",
         "contacts.email_of",
         "messages.reply_latest",
+        "calendar.count_on",
+        "files.rename_folder",
+        "clock.change_time",
+        "notes.append",
     }
 )
 

@@ -339,12 +339,13 @@ def test_suites_and_splits():
     assert set(SMOKE) <= names and HELD_OUT <= names
     assert all(t.difficulty == "easy" for t in suite_templates("easy"))
     assert not {t.name for t in split_templates("standard", "train")} & HELD_OUT
-    train = instances("standard", "train", n=40, seed=1)
-    test = instances("standard", "test", n=40, seed=1)
+    n = len(split_templates("standard", "train"))
+    train = instances("standard", "train", n=n, seed=1)
+    test = instances("standard", "test", n=n, seed=1)
     assert all(t.seed % 5 for t in train) and all(t.seed % 5 == 0 for t in test)
-    assert [t.task_id for t in train] == [t.task_id for t in instances("standard", "train", n=40, seed=1)]
+    assert [t.task_id for t in train] == [t.task_id for t in instances("standard", "train", n=n, seed=1)]
     assert len({t.name for t in train}) == len(split_templates("standard", "train"))  # round-robin coverage
-    assert {t.name for t in instances("standard", "heldout", n=8)} == set(HELD_OUT)
+    assert {t.name for t in instances("standard", "heldout", n=len(HELD_OUT))} == set(HELD_OUT)
     with pytest.raises(TaskError, match="known suites: smoke, easy, standard"):
         suite_templates("hardest")
     with pytest.raises(TaskError, match="known tasks:"):
