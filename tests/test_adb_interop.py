@@ -187,6 +187,7 @@ def test_same_scenarios_through_adb_device_and_serial_device(adb: Adb, served: t
         assert client.shell("echo a; false") == ShellResult("a\n", 1)
         assert client.screenshot_png().size == client.screen_size == device.screen_size
         assert client.screenshot_raw().size == client.screen_size
+        device.key("HOME")  # the served device is shared by the module's tests: start from the launcher
         before = device.screenshot().tobytes()
         client.tap(*_something_to_tap(device))
         assert device.screenshot().tobytes() != before
