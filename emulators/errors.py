@@ -50,3 +50,11 @@ class ShellCommandFailed(DeviceError):
 
 class ForkUnsupported(DeviceError):
     """The device cannot copy its state; run the group on several devices instead."""
+
+
+class SdkToolMissing(DeviceError):
+    """An Android SDK tool (``emulator`` or ``adb``) was not found where it was looked for."""
+
+
+class EmulatorFailed(DeviceError):
+    """An emulator instance would not start, boot or stop, or its console refused a command."""

@@ -3,7 +3,8 @@
 - ``serve_devices`` / ``AdbServer``: expose Devices over the ADB wire protocol (`adb connect`, adb-shell).
 - ``AdbDevice``: a device at ``HOST:PORT`` through adb-shell (``adb:`` specs).
 - ``SerialDevice``: a device known to the local adb server (``serial:`` specs).
-- ``connect_devices``: connected devices for an ``adb:`` or ``serial:`` spec.
+- ``connect_devices``: connected devices for an ``adb:``, ``serial:`` or ``avd:`` spec (the last via
+  ``emulators.avd.EmulatorPool``).
 """
 
 from emulators.adb.client import AdbDevice

@@ -36,6 +36,12 @@ class _Transport(TcpTransport):
         super().__init__(host, port)
         self.bytes_sent = 0
 
+    def connect(self, transport_timeout_s: float | None) -> None:
+        super().connect(transport_timeout_s)
+        # acks and requests are small writes: without this, Nagle's algorithm holds the next one back until
+        # the device's delayed ACK, ~40 ms per shell round trip
+        self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
         data = super().bulk_read(numbytes, transport_timeout_s)
         if not data:

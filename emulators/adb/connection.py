@@ -11,12 +11,14 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators.adb.auth import BadPublicKey, decode_android_pubkey, public_key_id, verify_token_signature
+from emulators.adb.faults import FaultInjector
 from emulators.adb.protocol import (
     A_AUTH,
     A_CLSE,
@@ -52,6 +54,7 @@ class ServerConfig:
     banner: bytes
     trusted_keys: list[rsa.RSAPublicKey] | None
     io_timeout_s: float
+    faults: FaultInjector | None = None  # tests only: see emulators.adb.faults
 
 
 class Stream:
@@ -72,6 +75,8 @@ class Stream:
         for start in range(0, len(data), step):
             if self.closed:
                 raise StreamClosed(f"stream {self.dev_id} closed")
+            if self.conn.config.faults is not None and self.conn.config.faults.truncate():
+                raise StreamClosed(f"fault injection ended stream {self.dev_id} early")
             self._acked.clear()
             self.conn.send(Message(A_WRTE, self.dev_id, self.host_id, data[start:start + step]))
             if not self._acked.wait(self.conn.config.io_timeout_s):
@@ -146,13 +151,20 @@ class Connection:
 
     def send(self, msg: Message) -> None:
         data = msg.pack()
+        faults = self.config.faults
+        cut = False
         with self._send_lock:
             if self._closed.is_set():
                 return
+            if faults is not None:
+                time.sleep(faults.delay())  # under the lock, so later messages cannot overtake this one
+                cut = msg.command == A_WRTE and faults.drop()
             try:
-                self.sock.sendall(data)
+                self.sock.sendall(data[:len(data) // 2] if cut else data)
             except OSError:
-                threading.Thread(target=self.close, daemon=True).start()
+                cut = True
+        if cut:
+            threading.Thread(target=self.close, daemon=True).start()
 
     def forget_stream(self, dev_id: int) -> bool:
         with self._streams_lock:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators.adb.auth import load_trusted_keys
 from emulators.adb.connection import Connection, ServerConfig
+from emulators.adb.faults import FaultPlan, reset_connection
 from emulators.adb.protocol import MAX_PAYLOAD, VERSION_SKIP_CHECKSUM
 from emulators.device import Device
 
@@ -49,11 +50,12 @@ class AdbServer:
     def __init__(self, device: Device, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                  trusted_keys: Sequence[rsa.RSAPublicKey] | None = None, maxdata: int = MAX_PAYLOAD,
                  version: int = VERSION_SKIP_CHECKSUM, banner: Banner | None = None,
-                 io_timeout_s: float = 30.0) -> None:
+                 io_timeout_s: float = 30.0, faults: FaultPlan | None = None) -> None:
         self.device = device
         self.config = ServerConfig(
             version=version, maxdata=min(maxdata, MAX_PAYLOAD), banner=(banner or Banner()).encode(),
             trusted_keys=None if trusted_keys is None else list(trusted_keys), io_timeout_s=io_timeout_s,
+            faults=None if faults is None else faults.injector(),
         )
         self.device_lock = threading.Lock()
         self._connections: set[Connection] = set()
@@ -78,6 +80,12 @@ class AdbServer:
                 continue
             except OSError:
                 break
+            if self.config.faults is not None and self.config.faults.refuse():
+                reset_connection(sock)
+                continue
+            # replies are several small messages (OKAY, WRTE, CLSE): without this, Nagle's algorithm holds
+            # each one back until the host's delayed ACK, ~40 ms per shell round trip
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, self.device, self.device_lock, self.config, on_close=self._forget)
             with self._lock:
                 if self._closed.is_set():
