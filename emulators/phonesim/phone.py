@@ -80,6 +80,7 @@ class Phone:
         self._window: Window | None = None
         self._frame_key: tuple[int, ...] | None = None
         self._frame: Image.Image | None = None
+        self._raw: tuple[Image.Image, bytes] | None = None
 
     # -- copying -------------------------------------------------------------------------------------
     def fork(self) -> Phone:
@@ -90,6 +91,7 @@ class Phone:
         twin._serial = self._serial
         twin._window_key, twin._window = None, None  # widget callbacks point at this phone's records
         twin._frame_key, twin._frame = self._frame_key, self._frame  # never drawn on once made
+        twin._raw = self._raw
         return twin
 
     @property
@@ -362,11 +364,22 @@ class Phone:
     # -- output --------------------------------------------------------------------------------------
     def render(self) -> Image.Image:
         """The current screen as a new RGB image of ``screen_size``."""
+        return self._current_frame().copy()
+
+    def _current_frame(self) -> Image.Image:
+        """The cached frame, redrawn when the screen changed; never drawn on once made."""
         key = self._key()
         if self._frame is None or self._frame_key != key:
             self._frame = self._draw(self.window())
             self._frame_key = key
-        return self._frame.copy()
+        return self._frame
+
+    def raw_rgba(self) -> bytes:
+        """The screen as RGBA bytes (the raw ``screencap`` payload), cached while it is unchanged."""
+        frame = self._current_frame()
+        if self._raw is None or self._raw[0] is not frame:
+            self._raw = (frame, frame.convert("RGBA").tobytes())
+        return self._raw[1]
 
     def _draw(self, win: Window) -> Image.Image:
         look = self.look

@@ -112,9 +112,11 @@ def _png_bytes(ctx: ShellContext) -> bytes:
 
 def raw_screencap(ctx: ShellContext) -> bytes:
     """``screencap`` without -p: a 16-byte header (width, height, format, dataspace) then RGBA pixels."""
-    image = ctx.host.render().convert("RGBA")
-    header = struct.pack("<4I", image.width, image.height, RAW_FORMAT_RGBA_8888, RAW_DATASPACE_UNKNOWN)
-    return header + image.tobytes()
+    width, height = ctx.host.screen_size
+    raw_rgba = getattr(ctx.host, "raw_rgba", None)  # PhoneSim caches the payload of an unchanged screen
+    pixels = raw_rgba() if raw_rgba is not None else ctx.host.render().convert("RGBA").tobytes()
+    header = struct.pack("<4I", width, height, RAW_FORMAT_RGBA_8888, RAW_DATASPACE_UNKNOWN)
+    return header + pixels
 
 
 def _write_file(ctx: ShellContext, command: str, target: str, data: bytes) -> str:
