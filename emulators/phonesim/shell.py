@@ -85,7 +85,7 @@ class PhoneShell:
                 status = self._and_or(node, terminal)
         except ShellExit as e:
             status = e.status
-        return bytes(terminal.data), status
+        return terminal.data, status
 
     # -- structure ------------------------------------------------------------------------------------
     def _and_or(self, node: AndOr, terminal: Sink) -> int:
@@ -108,7 +108,7 @@ class PhoneShell:
                     raise
                 status = e.status  # each side of a pipe is its own process: exit ends only that side
             if isinstance(out, BufferSink):
-                stdin = bytes(out.data)
+                stdin = out.data
         if pipeline.negate:
             status = int(status == 0)
         self.ctx.last_status = status

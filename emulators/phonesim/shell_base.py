@@ -65,12 +65,19 @@ class Sink(Protocol):
 
 @dataclass
 class BufferSink:
-    """Collects bytes in memory (the terminal, or the write end of a pipe)."""
+    """Collects bytes in memory (the terminal, or the write end of a pipe).
 
-    data: bytearray = field(default_factory=bytearray)
+    Chunks are joined once at the end: a 10 MB raw screencap is then copied once, not grown in place.
+    """
+
+    chunks: list[bytes] = field(default_factory=list)
 
     def write(self, data: bytes) -> None:
-        self.data += data
+        self.chunks.append(bytes(data))
+
+    @property
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 class NullSink:

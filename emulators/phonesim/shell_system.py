@@ -110,13 +110,16 @@ def _png_bytes(ctx: ShellContext) -> bytes:
     return buffer.getvalue()
 
 
-def raw_screencap(ctx: ShellContext) -> bytes:
-    """``screencap`` without -p: a 16-byte header (width, height, format, dataspace) then RGBA pixels."""
+def raw_screencap(ctx: ShellContext) -> list[bytes]:
+    """``screencap`` without -p: a 16-byte header (width, height, format, dataspace), then RGBA pixels.
+
+    Returned as two chunks so the 10 MB payload is not copied just to put the header in front of it.
+    """
     width, height = ctx.host.screen_size
     raw_rgba = getattr(ctx.host, "raw_rgba", None)  # PhoneSim caches the payload of an unchanged screen
     pixels = raw_rgba() if raw_rgba is not None else ctx.host.render().convert("RGBA").tobytes()
     header = struct.pack("<4I", width, height, RAW_FORMAT_RGBA_8888, RAW_DATASPACE_UNKNOWN)
-    return header + pixels
+    return [header, pixels]
 
 
 def _write_file(ctx: ShellContext, command: str, target: str, data: bytes) -> str:
@@ -146,11 +149,12 @@ def screencap(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
         i += 1
     if target is not None and target.endswith(".png"):
         png = True
-    data = _png_bytes(ctx) if png else raw_screencap(ctx)
+    chunks = [_png_bytes(ctx)] if png else raw_screencap(ctx)
     if target is None:
-        io.out(data)
+        for chunk in chunks:
+            io.out(chunk)
     else:
-        _write_file(ctx, "screencap", target, data)
+        _write_file(ctx, "screencap", target, b"".join(chunks))
     return 0
 
 
