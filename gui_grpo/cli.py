@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from emulators.errors import DeviceError
 
 # Modules under gui_grpo.commands, in the order they appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("train", "init_model", "sim", "tasks")
+COMMAND_MODULES: tuple[str, ...] = (
+    "train",
+    "offline_data",
+    "init_model",
+    "sim",
+    "tasks",
+    "sft",
+    "eval",
+    "report",
+    "run",
+    "export",
+)
 
 
 class UserError(Exception):
@@ -33,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Weight-loading and shard-writing progress bars from transformers drown the run's own output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

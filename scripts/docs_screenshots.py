@@ -1,6 +1,6 @@
 """Render the PhoneSim gallery in docs/img/ (what the agent sees), with data loaded through the shell.
 
-    python scripts/docs_screenshots.py
+python scripts/docs_screenshots.py
 """
 
 from __future__ import annotations
@@ -14,15 +14,23 @@ from emulators.phonesim import SimDevice
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 SETUP = [
     "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Ana Diaz'",
-    "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Bo'",
+    "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Bo Chen'",
     "content insert --uri content://com.android.contacts/raw_contacts --bind display_name:s:'Carla Ruiz'",
-    "content insert --uri content://sms --bind address:s:+34600111222 --bind body:s:'Lunch at 1?' --bind type:i:1",
+    "content insert --uri content://sms --bind address:s:+34600111222 --bind body:s:'Lunch at 1?'"
+    " --bind type:i:1",
     "content insert --uri content://com.phonesim.deskclock/alarms --bind hour:i:7 --bind minutes:i:30"
     " --bind label:s:Gym --bind enabled:i:1",
     "mkdir -p /sdcard/Documents/Receipts && echo hi > /sdcard/Download/notes.txt",
 ]
-SCREENS = [("home", False), ("settings", False), ("contacts", False), ("messages", True), ("clock", False),
-           ("files", True), ("calculator", False)]
+SCREENS = [
+    ("home", False),
+    ("settings", False),
+    ("contacts", False),
+    ("messages", True),
+    ("clock", False),
+    ("files", True),
+    ("calculator", False),
+]
 
 
 def main() -> None:
