@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import random
+from collections.abc import Mapping
 from typing import Literal
 
 from tasks.base import Task, TaskError, all_tasks
@@ -105,12 +106,28 @@ def draw_seed(rng: random.Random, split: str) -> int:
     return base + rng.randrange(TEST_MODULUS)
 
 
-def instances(suite: str, split: str = "all", n: int = 10, seed: int = 0) -> list[Task]:
-    """``n`` task instances from ``suite`` / ``split``, reproducible from ``seed``."""
+def instances(
+    suite: str,
+    split: str = "all",
+    n: int = 10,
+    seed: int = 0,
+    weights: Mapping[str, float] | None = None,
+) -> list[Task]:
+    """``n`` task instances from ``suite`` / ``split``, reproducible from ``seed``.
+
+    Templates are drawn round-robin (every template once before any twice), or, with ``weights`` (template
+    name -> non-negative weight; missing names weigh 1), independently in proportion to their weights: a
+    curriculum can then favour the templates that still teach something.
+    """
     templates = split_templates(suite, split)
     if not templates:
         raise TaskError(f"suite {suite!r} has no templates in split {split!r}")
     rng = random.Random(f"instances:{suite}:{split}:{seed}")
+    if weights is not None:
+        w = [float(weights.get(t.name, 1.0)) for t in templates]
+        if any(x < 0 for x in w) or sum(w) <= 0:
+            raise TaskError("template weights must be >= 0 and not all 0")
+        return [rng.choices(templates, w)[0].sample(draw_seed(rng, split)) for _ in range(n)]
     order: list[type[Task]] = []
     out: list[Task] = []
     for _ in range(n):

@@ -350,3 +350,16 @@ def test_suites_and_splits():
         suite_templates("hardest")
     with pytest.raises(TaskError, match="known tasks:"):
         get_task("settings.nope")
+
+
+def test_weighted_instances_follow_the_weights():
+    names = [t.name for t in split_templates("easy", "train")]
+    favoured = names[0]
+    weights = {name: 0.0 for name in names} | {favoured: 1.0, names[1]: 1.0}
+    drawn = [t.name for t in instances("easy", "train", n=60, seed=3, weights=weights)]
+    assert set(drawn) == {favoured, names[1]} and 15 < drawn.count(favoured) < 45
+    assert [t.task_id for t in instances("easy", "train", n=10, seed=3, weights=weights)] == [
+        t.task_id for t in instances("easy", "train", n=10, seed=3, weights=weights)
+    ]
+    with pytest.raises(TaskError, match="weights"):
+        instances("easy", "train", n=2, weights={name: 0.0 for name in names})
