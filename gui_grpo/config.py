@@ -54,8 +54,23 @@ class RolloutConfig:
     """Longest completion per step."""
     max_steps_per_episode: int | None = None
     """Cap on steps per episode; None uses each task's own max_steps."""
+    curriculum: bool = False
+    """Draw templates by weight p(1-p) of their running success (``gui_grpo.curriculum``) instead of
+    round-robin, so rollouts go where groups still disagree."""
+    workers: int = 0
+    """Ray rollout workers (0: play in the learner's process); each owns a share of ``devices`` and an
+    inference replica (``gui_grpo.ray_workers``, needs the ``ray`` extra)."""
+    worker_cpus: int = 1
+    """CPUs each rollout worker asks Ray for (also its torch threads)."""
+    worker_gpus: float = 0.0
+    """GPUs each rollout worker asks Ray for (fractions share a GPU); > 0 puts its replica on the GPU."""
+    worker_timeout_s: float = 600.0
+    """Longest wait for a worker's groups (or its start, or a weight sync) before it counts as lost."""
+    ray_address: str | None = None
+    """Ray cluster to join (e.g. ``auto`` or ``HOST:6379``); None starts a local one."""
 
     def __post_init__(self) -> None:
+        self._check_workers()
         if self.group_size < 2:
             raise ConfigError(
                 f"rollout.group_size={self.group_size}: advantages compare episodes within a group; use >= 2"
@@ -68,6 +83,25 @@ class RolloutConfig:
             raise ConfigError(f"rollout.max_new_tokens={self.max_new_tokens}: use >= 1, e.g. 64")
         if self.max_steps_per_episode is not None and self.max_steps_per_episode < 1:
             raise ConfigError("rollout.max_steps_per_episode must be >= 1, or null for each task's own cap")
+
+    def _check_workers(self) -> None:
+        if self.workers < 0 or self.worker_cpus < 1 or self.worker_gpus < 0 or self.worker_timeout_s <= 0:
+            raise ConfigError(
+                "rollout.workers must be >= 0, worker_cpus >= 1, worker_gpus >= 0 and worker_timeout_s > 0"
+            )
+        if self.workers > 0:
+            from emulators.errors import BadDeviceSpec
+            from emulators.specs import parse_device_spec
+
+            try:
+                count = parse_device_spec(self.devices).count
+            except BadDeviceSpec as e:
+                raise ConfigError(str(e).splitlines()[0]) from e
+            if count < self.workers:
+                raise ConfigError(
+                    f"rollout.workers={self.workers} split rollout.devices={self.devices} between them: give "
+                    f"each worker a device, e.g. devices sim:{self.workers}"
+                )
 
 
 @dataclass
@@ -155,6 +189,8 @@ class TrainConfig:
     """Offline only: a held-out JSONL dataset for the greedy exact-match rate every ``eval_every`` steps."""
     steps: int = 20
     """Optimizer steps (each on a fresh batch of groups)."""
+    max_minutes: float | None = None
+    """Wall-clock budget: stop after the step that passes it (checkpointed, and ``final/`` written)."""
     seed: int = 0
     eval_every: int = 0
     """Evaluate greedily on held-out instances every N steps (0: never)."""

@@ -7,7 +7,8 @@ the logits of the last ``max_completion + 1`` positions only, never the full-voc
 ``encode_shared`` builds the loss batch for rows that repeat a prompt (the G samples of one group step):
 each distinct prompt is tokenised once and its screenshots go through the frozen vision tower once, under
 no_grad; the rows then carry the precomputed image features (``mm_encoder_outputs``) instead of G copies
-of the pixels.
+of the pixels. When rows share a prompt, ``gui_grpo.shared_prefix`` goes further and runs the prompt itself
+once; both passes turn logits into log-probs and entropy with ``token_stats``.
 """
 
 from __future__ import annotations
@@ -74,20 +75,42 @@ def _completion_pass(
     device = next(model.parameters()).device
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
     out = model(**inputs, use_cache=False, logits_to_keep=width + 1)
-    logits = out.logits[:, :-1, :].float() / temperature  # (B, C, V): position t predicts token t+1
-    if banned_ids:
-        logits[..., banned_ids] = float("-inf")
+    # Position t predicts token t+1: the last kept position predicts nothing.
     targets = inputs["input_ids"][:, -width:]  # (B, C)
-    logp_all = torch.log_softmax(logits, dim=-1)  # (B, C, V)
-    logp = logp_all.gather(2, targets[..., None])[..., 0]  # (B, C)
-    ent = torch.zeros_like(logp)
-    if entropy:
-        with torch.no_grad():
-            ent = torch.special.entr(logp_all.exp()).sum(dim=-1)  # (B, C); entr(0) = 0 at banned ids
+    logp, ent = token_stats(out.logits[:, :-1, :], targets, temperature, banned_ids, entropy)  # (B, C) each
+    return CompletionStats(logp, completion_mask(completion_lens, width, device), ent)
+
+
+def token_stats(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    temperature: float = 1.0,
+    banned_ids: list[int] | None = None,
+    entropy: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probs of ``targets``, entropy), each (B, T), from next-token logits (B, T, V) under the sampled
+    distribution: temperature applied, ``banned_ids`` excluded. Entropy is zeros when not asked for."""
+    scaled = logits.float()  # (B, T, V); no copy when already fp32
+    if temperature != 1.0 or banned_ids:
+        scaled = scaled / temperature  # a copy, so the banned ids may be written in place
+        if banned_ids:
+            scaled[..., banned_ids] = float("-inf")
+    logp_all = torch.log_softmax(scaled, dim=-1)  # (B, T, V)
+    logp = logp_all.gather(2, targets[..., None])[..., 0]  # (B, T)
+    if not entropy:
+        return logp, torch.zeros_like(logp)
+    with torch.no_grad():
+        ent = torch.special.entr(logp_all.exp()).sum(dim=-1)  # (B, T); entr(0) = 0 at banned ids
+    return logp, ent
+
+
+def completion_mask(
+    completion_lens: list[int], width: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """(B, width): 1 at the last ``completion_lens[i]`` columns of row i (right-aligned completions)."""
     cols = torch.arange(width, device=device)[None, :]  # (1, C)
     lens = torch.tensor(completion_lens, device=device)[:, None]  # (B, 1)
-    mask = (cols >= width - lens).to(logp.dtype)  # (B, C)
-    return CompletionStats(logp, mask, ent)
+    return (cols >= width - lens).float()  # (B, C)
 
 
 def right_aligned(values: list[list[float]], width: int) -> torch.Tensor:

@@ -183,11 +183,13 @@ class OfflineSource:
         return self.policy.builder.build(record.instruction, [resized], record.history, screen.size, elements)
 
     def play(
-        self, records: list[OfflineRecord], step: int, size: int, greedy: bool
+        self, records: list[OfflineRecord], step: int, size: int, greedy: bool, first_group: int = 0
     ) -> list[tuple[Step, float, object]]:
-        """``size`` answers to each record's prompt: (step, reward, parsed action), record-major."""
+        """``size`` answers to each record's prompt: (step, reward, parsed action), record-major. Record i
+        is group ``first_group + i`` of the step's batch (its sampling seeds)."""
         unique = [self.prompt(record) for record in records]
-        seeds = [episode_seed(self.cfg.seed, step, g, m, 0) for g in range(len(records)) for m in range(size)]
+        groups = range(first_group, first_group + len(records))
+        seeds = [episode_seed(self.cfg.seed, step, g, m, 0) for g in groups for m in range(size)]
         batch = self.policy.builder.encode(unique)  # also sets each prompt's model_image_size
         # Each prompt is prefilled once and its ``size`` samples decoded from copies of its cache.
         counts = [size] * len(unique)
@@ -217,13 +219,18 @@ class OfflineSource:
             out.append((step_, action_reward(parsed, records[i // size].action), parsed))
         return out
 
-    def batch(self, step: int) -> tuple[list[Any], dict[str, float]]:
-        """Samples (with group advantages) and rollout metrics for training step ``step``."""
+    def batch(self, step: int, share: range | None = None) -> tuple[list[Any], dict[str, float]]:
+        """Samples (with group advantages) and rollout metrics for training step ``step``: all of its
+        ``groups_per_step`` records, or the contiguous ``share`` of them (a data-parallel rank's part)."""
         from gui_grpo.trainer import Sample
 
-        b, size = self.cfg.rollout.groups_per_step, self.cfg.rollout.group_size
-        records = [self.record_at(step * b + i) for i in range(b)]
-        played = self.play(records, step, size, greedy=False)
+        size = self.cfg.rollout.group_size
+        share = range(self.cfg.rollout.groups_per_step) if share is None else share
+        if not share:
+            return [], {}
+        b = len(share)
+        records = [self.record_at(step * self.cfg.rollout.groups_per_step + i) for i in share]
+        played = self.play(records, step, size, greedy=False, first_group=share.start)
         rewards = torch.tensor([r for _, r, _ in played])  # (b * G,)
         groups = torch.arange(b).repeat_interleave(size)  # (b * G,)
         loss_cfg = self.cfg.loss_config()

@@ -42,7 +42,10 @@ class Preset:
     sft_epochs: int = 30
     sft_minutes: float = 10.0
     sft_patience: int = 3
-    grpo_steps: int = 30
+    grpo_steps: int = 200
+    """Upper bound on GRPO steps; ``grpo_minutes`` usually ends the run first."""
+    grpo_minutes: float | None = 10.0
+    curriculum: bool = True
     groups_per_step: int = 6
     group_size: int = 8
     lr: float = 2e-4
@@ -219,7 +222,8 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
         if n:
             results[f"before_{split}"] = evaluate(preset, warm, None, out / f"eval_warm_{split}", split, n)
     log(comparison_table(results))
-    log(f"GRPO: {preset.grpo_steps} steps of {preset.groups_per_step} groups x {preset.group_size}")
+    budget = f"{preset.grpo_minutes:g} min or " if preset.grpo_minutes else ""
+    log(f"GRPO: {budget}{preset.grpo_steps} steps of {preset.groups_per_step} groups x {preset.group_size}")
     adapter = grpo(preset, warm, out / "grpo")
     for split, n in evals:
         if n:

@@ -8,7 +8,9 @@ the update is the same.
 
 A non-finite loss or gradient norm skips the optimizer step (counted in ``skipped_steps``). Checkpoints are
 atomic (``gui_grpo.checkpoint``); ``Trainer.resume`` continues a run exactly where its last checkpoint
-left it.
+left it. Groups are played in this process or on Ray rollout workers (``gui_grpo.ray_workers``); under
+``torchrun`` each rank plays and learns on its share of the groups (``gui_grpo.distributed``; see
+docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -24,20 +26,23 @@ from typing import Any
 
 import torch
 
-from emulators.phonesim import SimDevice
 from emulators.specs import parse_device_spec
 from gui_grpo import checkpoint
 from gui_grpo.config import TrainConfig, config_from_dict
+from gui_grpo.curriculum import TemplateCurriculum
+from gui_grpo.distributed import DataParallel, SilentLog
 from gui_grpo.engine import HFEngine
 from gui_grpo.grpo.advantages import group_advantages, zero_std_groups
 from gui_grpo.grpo.config import LossConfig, RewardConfig
 from gui_grpo.grpo.loss import loss_normalizer, policy_loss
 from gui_grpo.grpo.rewards import episode_reward
-from gui_grpo.logprobs import completion_stats, encode_shared, right_aligned
+from gui_grpo.logprobs import CompletionStats, completion_stats, encode_shared, right_aligned
 from gui_grpo.metrics import MetricsLog, episode_metrics
 from gui_grpo.model import LoraSettings, load_policy
 from gui_grpo.prompts import Prompt, PromptBuilder
-from gui_grpo.rollout import EpisodeResult, Policy, Step, play_groups, start_group
+from gui_grpo.ray_workers import GroupJob, play_jobs, sim_device, start_rollout_pool
+from gui_grpo.rollout import EpisodeResult, Policy, Step
+from gui_grpo.shared_prefix import SharedPrefixBatch, shared_prefix_stats
 from tasks.suites import instances
 
 
@@ -62,6 +67,11 @@ def rebuild_prompt(step: Step) -> Prompt:
 
     images = [Image.open(BytesIO(b)).convert("RGB") for b in step.images_png]
     return Prompt(step.prompt_text, images, step.screen_size)
+
+
+def prompt_key(step: Step) -> tuple[str, tuple[bytes, ...]]:
+    """Steps with equal keys were sampled from the same prompt (text and screenshots)."""
+    return step.prompt_text, tuple(step.images_png)
 
 
 def score_episodes(results: list[EpisodeResult], reward_cfg: RewardConfig) -> list[float]:
@@ -118,8 +128,13 @@ class LrSchedule:
 class Trainer:
     """Owns the model, optimizer and devices (or dataset) of one run."""
 
+    share_prompts: bool = True
+    """Run a prompt shared by several samples of a micro-batch once in the loss pass
+    (``gui_grpo.shared_prefix``); False forces the plain pass (benchmarks compare the two)."""
+
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
+        self.dp = DataParallel.from_env(cfg.device)  # one rank of `torchrun`, or the only process
         if cfg.offline is None and parse_device_spec(cfg.rollout.devices).kind != "sim":
             raise TrainError(
                 f"online training forks each group from one device, which only PhoneSim can do: use "
@@ -146,6 +161,7 @@ class Trainer:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         if not self.params:
             raise TrainError("the model has no trainable parameters")
+        self.dp.broadcast_parameters(self.params)
         opt = cfg.optim
         self.optimizer = torch.optim.AdamW(self.params, lr=opt.lr, weight_decay=opt.weight_decay)
         schedule = LrSchedule(opt.warmup_steps, cfg.steps, opt.lr_schedule)
@@ -158,6 +174,9 @@ class Trainer:
             from gui_grpo.offline import OfflineSource
 
             self.offline = OfflineSource(cfg.offline, self.policy, cfg)
+        self.curriculum = TemplateCurriculum() if cfg.rollout.curriculum else None
+        self.weights_version = 0  # bumped whenever the weights change; rollout workers sync on a new one
+        self.rollout_pool = start_rollout_pool(cfg, self.dp) if cfg.rollout.workers else None
 
     # -- resume -------------------------------------------------------------------------------------------
 
@@ -184,12 +203,12 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         checkpoint.restore_rng(state["rng"])
         self.step = int(state["step"])
+        self.weights_version += 1
         self.skipped_steps = int(state["extra"].get("skipped_steps", 0))
+        if self.curriculum is not None:
+            self.curriculum.load_state_dict(state["extra"].get("curriculum", {}))
 
     # -- rollouts -----------------------------------------------------------------------------------------
-
-    def _device(self, seed: int) -> SimDevice:
-        return SimDevice(seed=seed, resolution=self.cfg.rollout.sim_resolution)
 
     def collect(
         self,
@@ -199,30 +218,26 @@ class Trainer:
         n: int | None = None,
         group_size: int | None = None,
     ) -> list[EpisodeResult]:
-        """Play one batch of groups."""
+        """Play one batch of groups (this rank's share of them), in this process or on rollout workers."""
         n = n or self.cfg.rollout.groups_per_step
         size = group_size or self.cfg.rollout.group_size
-        tasks = instances(self.cfg.suite, split, n, seed=self.cfg.seed * 1_000_003 + step)
-        groups = []
-        for g, task in enumerate(tasks):
+        weights = self.curriculum.weights() if self.curriculum and split == "train" and not greedy else None
+        tasks = instances(self.cfg.suite, split, n, seed=self.cfg.seed * 1_000_003 + step, weights=weights)
+        jobs = []
+        for g in self.dp.share(len(tasks)):
             dev_seed = random.Random(f"{self.cfg.seed}:{step}:{g}").randrange(2**31)
-            groups.append(start_group(task, dev_seed, g, size, lambda s=dev_seed: self._device(s)))
-        try:
-            return play_groups(
-                self.policy,
-                groups,
-                run_seed=self.cfg.seed,
-                step=step,
-                greedy=greedy,
-                max_steps=self.cfg.rollout.max_steps_per_episode,
-            )
-        finally:
-            for g in groups:
-                for d in g.devices:
-                    d.close()
+            jobs.append(GroupJob(tasks[g], dev_seed, g, size))
+        how = {"run_seed": self.cfg.seed, "step": step, "greedy": greedy}
+        how["max_steps"] = self.cfg.rollout.max_steps_per_episode
+        if self.rollout_pool is not None:
+            self.rollout_pool.sync(self.model, self.weights_version)
+            return self.rollout_pool.play(jobs, **how)
+        return play_jobs(self.policy, jobs, sim_device, self.cfg.rollout.sim_resolution, **how)
 
     def _online_batch(self, step: int) -> tuple[list[Sample], dict[str, float]]:
         results = self.collect(step)
+        if self.curriculum is not None:
+            self.curriculum.update(results)
         rewards = score_episodes(results, self.cfg.reward)
         samples, stats = make_samples(results, rewards, self.loss_cfg, self.cfg.reward)
         return samples, {**episode_metrics(results, rewards), **stats}
@@ -238,16 +253,19 @@ class Trainer:
         metrics: dict[str, float] = {}
         chunks = self._micro_batches(samples)
         norms = [float(loss_normalizer(*self._mask_and_weights(c), self.loss_cfg)) for c in chunks]
+        total = self.dp.all_sum([sum(norms)])[0]  # the global batch's normaliser, over every rank
         for _ in range(self.cfg.optim.passes):
             self.optimizer.zero_grad(set_to_none=True)
             sums: dict[str, float] = {}
             for chunk, norm in zip(chunks, norms, strict=True):
                 # policy_loss normalises within the micro-batch; rescale to the whole batch's normaliser.
-                scale = 1.0 if self.loss_cfg.aggregation == "constant" else norm / sum(norms)
+                scale = 1.0 if self.loss_cfg.aggregation == "constant" else norm / total
                 loss, m = self._micro_loss(chunk)
                 (loss * scale).backward()
                 for k, v in m.items():
                     sums[k] = sums.get(k, 0.0) + float(v) * len(chunk) / len(samples)
+            self.dp.reduce_gradients(self.params)  # sum over ranks: the one-process gradient
+            sums = self.dp.mean_metrics(sums, len(samples))
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.optim.max_grad_norm)
             sums["grad_norm"] = float(grad_norm)
             if math.isfinite(sums["loss"]) and math.isfinite(sums["grad_norm"]):
@@ -258,18 +276,30 @@ class Trainer:
             metrics = sums
         self.scheduler.step()
         self.model.eval()
+        self.weights_version += 1
         return metrics
 
     def _micro_batches(self, samples: list[Sample]) -> list[list[Sample]]:
-        batches: list[list[Sample]] = [[]]
-        used = 0
+        """Micro-batches within the token budget, whole prompt groups together where they fit: samples that
+        share a prompt sit side by side, and the prompt counts once per micro-batch it is in (the loss pass
+        runs it once there, ``gui_grpo.shared_prefix``)."""
+        groups: dict[tuple, list[Sample]] = {}
         for s in samples:
-            cost = len(s.step.completion_ids) + len(s.step.prompt_text) // 3
-            if batches[-1] and used + cost > self.cfg.optim.micro_batch_tokens:
-                batches.append([])
-                used = 0
-            batches[-1].append(s)
-            used += cost
+            groups.setdefault(prompt_key(s.step), []).append(s)
+        batches: list[list[Sample]] = [[]]
+        used, in_batch = 0, set()  # tokens and prompt keys of the last micro-batch
+        for key, members in groups.items():
+            # The prompt's token count (image tokens included) when the rollout recorded it.
+            prompt_cost = members[0].step.prompt_tokens or len(key[0]) // 3
+            for s in members:
+                cost = len(s.step.completion_ids) + (0 if key in in_batch else prompt_cost)
+                if batches[-1] and used + cost > self.cfg.optim.micro_batch_tokens:
+                    batches.append([])
+                    used, in_batch = 0, set()
+                    cost = len(s.step.completion_ids) + prompt_cost
+                batches[-1].append(s)
+                used += cost
+                in_batch.add(key)
         return [b for b in batches if b]
 
     @staticmethod
@@ -280,7 +310,7 @@ class Trainer:
 
     def _encode_chunk(self, chunk: list[Sample]) -> dict[str, Any]:
         # The G samples of a group step share their prompt: decode, tokenise and embed its images once.
-        keys = [(s.step.prompt_text, tuple(s.step.images_png)) for s in chunk]
+        keys = [prompt_key(s.step) for s in chunk]
         decoded: dict[Any, Prompt] = {}
         for k, s in zip(keys, chunk, strict=True):
             if k not in decoded:
@@ -289,18 +319,38 @@ class Trainer:
         comps = [s.step.completion_ids for s in chunk]
         return encode_shared(self.policy.builder, self.model, prompts, keys, comps)
 
-    def _micro_loss(self, chunk: list[Sample]) -> tuple[torch.Tensor, dict]:
+    def _encode_prefix_batch(self, chunk: list[Sample]) -> SharedPrefixBatch:
+        """Each distinct prompt of ``chunk`` decoded and encoded once, with every sample's completion."""
+        first: dict[tuple, int] = {}
+        for i, s in enumerate(chunk):
+            first.setdefault(prompt_key(s.step), i)
+        slot = {k: u for u, k in enumerate(first)}
+        prompts = self.policy.builder.encode([rebuild_prompt(chunk[i].step) for i in first.values()])
+        rows = torch.tensor([slot[prompt_key(s.step)] for s in chunk])  # (b,)
+        pad_id = self.processor.tokenizer.pad_token_id
+        return SharedPrefixBatch(prompts, rows, [s.step.completion_ids for s in chunk], pad_id)
+
+    def _loss_stats(self, chunk: list[Sample]) -> Callable[[], CompletionStats]:
+        """The completion stats of ``chunk`` under the current model state, encoded once for both the policy
+        and the reference pass: shared-prefix when two samples share a prompt, else the plain pass."""
+        temperature, banned = self.cfg.rollout.temperature, self.policy.engine.banned_ids
+        if self.share_prompts and len({prompt_key(s.step) for s in chunk}) < len(chunk):
+            prefix = self._encode_prefix_batch(chunk)
+            return lambda: shared_prefix_stats(self.model, prefix, temperature, banned)
         batch = self._encode_chunk(chunk)
         lens = [len(s.step.completion_ids) for s in chunk]
-        temperature, banned = self.cfg.rollout.temperature, self.policy.engine.banned_ids
-        logp, mask, entropy = completion_stats(self.model, batch, lens, temperature, banned)  # (b, C) each
+        return lambda: completion_stats(self.model, batch, lens, temperature, banned)
+
+    def _micro_loss(self, chunk: list[Sample]) -> tuple[torch.Tensor, dict]:
+        stats = self._loss_stats(chunk)
+        logp, mask, entropy = stats()  # (b, C) each
         old = right_aligned([s.step.logprobs for s in chunk], logp.shape[1]).to(logp.device)  # (b, C)
         adv = torch.tensor([s.advantage for s in chunk], device=logp.device)  # (b,)
         weights = torch.tensor([s.weight for s in chunk], device=logp.device)  # (b,)
         ref = None
         if self.loss_cfg.beta > 0:
             with torch.no_grad(), self.model.disable_adapter():
-                ref = completion_stats(self.model, batch, lens, temperature, banned).logp
+                ref = stats().logp
         loss, m = policy_loss(logp, old, adv, mask, self.loss_cfg, ref_logp=ref, step_weights=weights)
         ent = float((entropy * mask).sum() / mask.sum().clamp(min=1.0))
         return loss, {"loss": float(loss.detach()), "entropy": ent, **m}
@@ -311,11 +361,14 @@ class Trainer:
         """Run the remaining steps (or stop after step ``until``, checkpointed, as a kill would); write
         config, metrics, checkpoints and, at the end of the run, ``final/`` under ``cfg.out``."""
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(self.cfg.to_json())
+        if self.dp.is_main:
+            (self.out / "config.json").write_text(self.cfg.to_json())
         history = []
         saved_at = None
         stop = self.cfg.steps if until is None else min(until, self.cfg.steps)
-        with MetricsLog(self.out, self.cfg.steps, self.step, self.cfg.progress_bar) as log:
+        deadline = time.monotonic() + 60 * self.cfg.max_minutes if self.cfg.max_minutes else None
+        log_cls = MetricsLog if self.dp.is_main else SilentLog
+        with log_cls(self.out, self.cfg.steps, self.step, self.cfg.progress_bar) as log:
             while self.step < stop:
                 row = self.train_step(self.step)
                 self.step += 1
@@ -324,33 +377,52 @@ class Trainer:
                 history.append(row)
                 log.write(row)
                 if self.cfg.save_every and self.step % self.cfg.save_every == 0:
-                    self.save_checkpoint()
+                    self._save_on_main()
                     saved_at = self.step
+                # Ranks stop together: any rank past the deadline stops them all.
+                if deadline is not None and self.dp.all_sum([float(time.monotonic() > deadline)])[0] > 0:
+                    break
         if saved_at != self.step:
-            self.save_checkpoint()
-        if self.step >= self.cfg.steps:
-            self.export(self.out / "final")
+            self._save_on_main()
+        if self.step >= self.cfg.steps or deadline is not None:
+            self._save_on_main(final=True)
         return history
+
+    def _save_on_main(self, final: bool = False) -> None:
+        """Rank 0 writes a checkpoint (or ``final/``); the other ranks wait for it."""
+        if self.dp.is_main and final:
+            self.export(self.out / "final")
+        elif self.dp.is_main:
+            self.save_checkpoint()
+        self.dp.barrier()
+
+    def close(self) -> None:
+        """Stop the rollout workers and leave the process group."""
+        if self.rollout_pool is not None:
+            self.rollout_pool.close()
+        self.dp.close()
 
     def train_step(self, step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         if self.offline is not None:
-            samples, stats = self.offline.batch(step)
+            samples, stats = self.offline.batch(step, self.dp.share(self.cfg.rollout.groups_per_step))
         else:
             samples, stats = self._online_batch(step)
+        stats = self.dp.mean_metrics(stats, len(samples), summed=("lost_episodes",))
         t1 = time.perf_counter()
-        metrics = self.update(samples) if samples else {}
+        n_samples = int(self.dp.all_sum([len(samples)])[0])
+        metrics = self.update(samples) if n_samples else {}
         t2 = time.perf_counter()
         return {
             "step": step + 1,
             **stats,
             **metrics,
-            "samples": len(samples),
+            "samples": n_samples,
             "skipped_steps": self.skipped_steps,
             "lr": self.scheduler.get_last_lr()[0],
             "rollout_s": round(t1 - t0, 3),
             "learn_s": round(t2 - t1, 3),
-            "samples_per_s": round(len(samples) / max(t2 - t0, 1e-9), 3),
+            "samples_per_s": round(n_samples / max(t2 - t0, 1e-9), 3),
         }
 
     @torch.no_grad()
@@ -362,7 +434,8 @@ class Trainer:
             10_000 + step, split="test", greedy=True, n=self.cfg.eval_instances, group_size=2
         )
         results = [r for r in results if r.member == 0]
-        return {"eval_success_rate": sum(r.score >= 1.0 for r in results) / max(1, len(results))}
+        wins, count = self.dp.all_sum([sum(r.score >= 1.0 for r in results), len(results)])
+        return {"eval_success_rate": wins / max(1, count)}
 
     # -- saving -------------------------------------------------------------------------------------------
 
@@ -380,7 +453,10 @@ class Trainer:
             scheduler=self.scheduler,
             config_json=self.cfg.to_json(),
             export=self._export_files,
-            extra={"skipped_steps": self.skipped_steps},
+            extra={
+                "skipped_steps": self.skipped_steps,
+                "curriculum": self.curriculum.state_dict() if self.curriculum else {},
+            },
             keep=self.cfg.keep_checkpoints,
         )
 

@@ -1,16 +1,25 @@
-"""Time full GRPO steps (sampling + loss + optimizer) on the fixed single-step workload of issue 7, item 8.
+"""Time full GRPO steps (sampling + loss + optimizer) on the fixed single-step workload of issue 7, item 8,
+and the shared-prefix loss pass against the plain one on a full-resolution screenshot prompt.
 
 Workload: the tiny Qwen2.5-VL of ``gui-grpo init-model`` (hidden 128, 2 layers, vision depth 2), one
 280x560 screenshot of 4 labelled buttons, instruction "Tap <label>", G = 8 samples of that one prompt,
 exactly 24 new tokens each (stop tokens suppressed, so no early stop), LoRA r = 8 on every attention and MLP
 projection of the language model, fp32, 2 CPU threads. A step is: encode the prompt, sample G completions
 (one shared prefill), score them (a tap inside the named button's bounds earns 1), group advantages, the
-clipped GRPO loss with one backward pass over the G samples, clip, AdamW step.
+clipped GRPO loss with one backward pass over the G samples (the prompt run once, ``gui_grpo.shared_prefix``;
+``--loss-pass plain`` runs G full rows instead), clip, AdamW step.
 
-    python scripts/bench_train.py --steps 20 --warmup 3
+    python scripts/bench_train.py --steps 20 --warmup 3 [--loss-pass shared|plain|both]
 
-Prints the median and p95 step time and the peak RSS of the process (the whole process: model, data,
-Python). Run it on an otherwise idle machine.
+``--prefix`` instead times the loss pass alone (forward + backward of the clipped loss, LoRA r = 8) for
+G = 8 completions of 24 tokens on one 1080x2400 screenshot prompt, plain versus shared, each variant in its
+own process (its own peak RSS), at the prompt's default ``max_pixels`` and at native resolution:
+
+    python scripts/bench_train.py --prefix [--size tiny] [--repeats 5]
+
+Prints JSON figures: median and p95 step time, peak RSS of the process (model, data, Python). Run it on an
+otherwise idle machine; ``--loss-pass both`` runs the two variants in one invocation, one after the other,
+so their ratio is fair even when the machine is not idle.
 """
 
 from __future__ import annotations
@@ -19,8 +28,11 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -48,7 +60,7 @@ def screenshot() -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     return img, boxes
 
 
-def build_trainer(model_dir: str, out: str) -> Trainer:
+def build_trainer(model_dir: str, out: str, share_prompts: bool = True) -> Trainer:
     cfg = config_from_dict(
         {
             "model": model_dir,
@@ -62,6 +74,7 @@ def build_trainer(model_dir: str, out: str) -> Trainer:
         }
     )
     trainer = Trainer(cfg)
+    trainer.share_prompts = share_prompts
     engine = trainer.policy.engine
     # Exactly NEW_TOKENS tokens: the stop tokens are never sampled (and masked in the loss alike).
     engine.banned_ids = sorted(set(engine.banned_ids) | set(engine.stop_ids))
@@ -100,24 +113,93 @@ def grpo_step(trainer: Trainer, image: Image.Image, boxes: list, step: int) -> t
     trainer.update(samples)
     return float(r.mean()), time.perf_counter() - t0
 
+NATIVE_PIXELS = 1092 * 2408  # a 1080x2400 screen after smart_resize to multiples of 28, not downscaled
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", help="an existing tiny model directory (default: build one)")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+
+def full_res_screen() -> Image.Image:
+    """A 1080x2400 screen: status bar, a list of labelled rows, a button."""
+    img = Image.new("RGB", (1080, 2400), (250, 250, 250))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, 1080, 80), fill=(30, 30, 30))
+    for i in range(12):
+        top = 200 + i * 160
+        draw.rectangle((40, top, 1040, top + 130), outline=(200, 200, 200), width=3)
+        draw.text((80, top + 50), f"Setting {i + 1}", fill=(20, 20, 20))
+        draw.ellipse((900, top + 35, 960, top + 95), fill=(60, 120, 220) if i % 3 else (180, 180, 180))
+    draw.rounded_rectangle((340, 2180, 740, 2300), radius=30, fill=(60, 120, 220))
+    return img
+
+
+def rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def measure_loss_pass(model_dir: str, variant: str, max_pixels: int | None, repeats: int) -> dict:
+    """Median seconds and peak memory of encode + forward + backward of the clipped loss for G = 8
+    completions of one full-resolution screenshot prompt, ``plain`` or ``shared``."""
+    from gui_grpo.grpo.config import preset
+    from gui_grpo.grpo.loss import policy_loss
+    from gui_grpo.logprobs import completion_stats, encode_shared
+    from gui_grpo.model import LoraSettings, load_policy
+    from gui_grpo.prompts import PromptBuilder, PromptConfig
+    from gui_grpo.shared_prefix import SharedPrefixBatch, shared_prefix_stats
+
+    model, processor, family = load_policy(model_dir, device="cpu", dtype="float32", lora=LoraSettings(8, 16))
+    model.train()
+    cfg = PromptConfig(max_prompt_tokens=32768, **({"max_pixels": max_pixels} if max_pixels else {}))
+    builder = PromptBuilder(processor, family, cfg)
+    screen = builder.resize(full_res_screen())
+    prompt = builder.build("Turn on Setting 3", [screen], [], (1080, 2400))
+    g = torch.Generator().manual_seed(0)
+    comps = [torch.randint(10, 400, (NEW_TOKENS,), generator=g).tolist() for _ in range(G)]
+    old = -torch.rand(G, NEW_TOKENS, generator=g) * 3  # (G, C)
+    adv = torch.randn(G, generator=g)  # (G,)
+    pad_id = processor.tokenizer.pad_token_id
+
+    def stats():
+        if variant == "plain":  # the trainer's plain pass: G rows, the image embedded once
+            batch = encode_shared(builder, model, [prompt] * G, [0] * G, comps)
+            return completion_stats(model, batch, [NEW_TOKENS] * G)
+        batch = SharedPrefixBatch(builder.encode([prompt]), torch.zeros(G, dtype=torch.long), comps, pad_id)
+        return shared_prefix_stats(model, batch)
+
+    before = rss_mb()
+    times = []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        logp, mask, _ = stats()
+        loss, _ = policy_loss(logp, old, adv, mask, preset("grpo"))
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+        if i:
+            times.append(time.perf_counter() - t0)
+    tokens = int(builder.encode([prompt])["input_ids"].shape[1])
+    return {
+        "variant": variant,
+        "prompt_tokens": tokens,
+        "model_image_size": list(prompt.model_image_size),
+        "median_s": round(statistics.median(times), 4),
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(peak_mb(), 1),
+        "pass_peak_mb": round(peak_mb() - before, 1),
+    }
+
+
+def compare_loss_passes(args: argparse.Namespace, model_dir: str, run: Callable[[list[str]], dict]) -> list:
+    """Plain vs shared loss pass at the default and at native resolution, each in a fresh process."""
+    rows = []
+    for pixels in (None, NATIVE_PIXELS):
+        for variant in ("plain", "shared"):
+            argv = ["--model", model_dir, "--variant", variant, "--repeats", str(args.repeats),
+                    "--threads", str(args.threads)]
+            rows.append({**run(argv + (["--max-pixels", str(pixels)] if pixels else [])), "size": args.size})
+    return rows
+
+
+def run_steps(args: argparse.Namespace, model_dir: str, share_prompts: bool) -> dict:
+    """Time ``args.steps`` GRPO steps after ``args.warmup`` untimed ones, in this process."""
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = args.model
-        if model_dir is None:
-            from gui_grpo.modeling.build import init_model
-
-            model_dir = str(Path(tmp) / "tiny")
-            init_model(model_dir, family="qwen2_5_vl", size="tiny", seed=0)
-        trainer = build_trainer(model_dir, str(Path(tmp) / "run"))
+        trainer = build_trainer(model_dir, str(Path(tmp) / "run"), share_prompts)
         image, boxes = screenshot()
         times = []
         for step in range(args.warmup + args.steps):
@@ -126,16 +208,63 @@ def main() -> None:
                 times.append(dt)
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures = {
+    return {
+        "loss_pass": "shared" if share_prompts else "plain",
         "median_s": round(statistics.median(times), 4),
         "p95_s": round(p95, 4),
         "mean_s": round(statistics.fmean(times), 4),
-        "peak_rss_mb": round(peak_mb, 1),
+        "peak_rss_mb": round(peak_mb(), 1),
         "steps": args.steps,
         "threads": args.threads,
         "torch": torch.__version__,
     }
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def in_subprocess(argv: list[str]) -> dict:
+    """Run this script with ``argv`` in a fresh process (its own peak RSS); its last output line is JSON."""
+    done = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--loss-pass", choices=["shared", "plain", "both"], default="shared")
+    parser.add_argument("--model", help="an existing tiny model directory (default: build one)")
+    parser.add_argument("--prefix", action="store_true", help="time the loss pass alone, plain vs shared")
+    parser.add_argument("--size", default="tiny", help="--prefix: init-model size (tiny, small)")
+    parser.add_argument("--repeats", type=int, default=5, help="--prefix: timed loss passes per variant")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # one --prefix measurement, in a child process
+    parser.add_argument("--max-pixels", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.variant:
+        print(json.dumps(measure_loss_pass(args.model, args.variant, args.max_pixels, args.repeats)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = args.model
+        if model_dir is None:
+            from gui_grpo.modeling.build import init_model
+
+            model_dir = str(Path(tmp) / "model")
+            init_model(model_dir, family="qwen2_5_vl", size=args.size if args.prefix else "tiny", seed=0)
+        if args.prefix:
+            figures: dict | list = compare_loss_passes(args, model_dir, in_subprocess)
+        elif args.loss_pass == "both":
+            common = ["--model", model_dir, "--steps", str(args.steps), "--warmup", str(args.warmup),
+                      "--threads", str(args.threads)]
+            figures = [in_subprocess([*common, "--loss-pass", v]) for v in ("shared", "plain")]
+        else:
+            figures = run_steps(args, model_dir, args.loss_pass == "shared")
     print(json.dumps(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

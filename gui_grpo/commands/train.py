@@ -33,6 +33,7 @@ FLAG_PATHS: dict[str, str] = {
     "dtype": "dtype",
     "device": "device",
     "devices": "rollout.devices",
+    "rollout_workers": "rollout.workers",
     "groups_per_step": "rollout.groups_per_step",
     "group_size": "rollout.group_size",
     "max_new_tokens": "rollout.max_new_tokens",
@@ -77,6 +78,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--offline", metavar="DATA.jsonl", help="offline step-level GRPO on this dataset")
     p.add_argument("--offline-eval", metavar="DATA.jsonl", help="held-out records for offline evaluation")
     p.add_argument("--devices", help="rollout device spec (online training needs sim:N)")
+    p.add_argument(
+        "--rollout-workers",
+        type=int,
+        metavar="N",
+        help="play groups on N Ray actors, each with a share of --devices and its own model replica "
+        "(needs the ray extra)",
+    )
     p.add_argument("--steps", type=int)
     p.add_argument("--groups", type=int, dest="groups_per_step", help="task instances per step (B)")
     p.add_argument("--group-size", type=int, help="episodes per instance (G)")
@@ -154,8 +162,10 @@ def check_paths(cfg: Any) -> None:
 def _make_trainer(args: argparse.Namespace) -> Any:
     from gui_grpo.checkpoint import CheckpointError
     from gui_grpo.config import ConfigError, apply_overrides
+    from gui_grpo.distributed import DistributedError
     from gui_grpo.model import ModelLoadError
     from gui_grpo.offline import OfflineFormatError
+    from gui_grpo.ray_workers import RolloutWorkerError
     from gui_grpo.trainer import Trainer, TrainError
 
     try:
@@ -169,7 +179,9 @@ def _make_trainer(args: argparse.Namespace) -> Any:
         return Trainer(build_config(args))
     except ConfigError as e:
         raise UserError(f"bad training config: {e}") from e
-    except (ModelLoadError, TrainError, OfflineFormatError, CheckpointError) as e:
+    except (
+        ModelLoadError, TrainError, OfflineFormatError, CheckpointError, DistributedError, RolloutWorkerError
+    ) as e:
         raise UserError(str(e)) from e
 
 
@@ -196,10 +208,14 @@ def run(args: argparse.Namespace) -> int:
         return run_preset(args)
     trainer = _make_trainer(args)
     start = trainer.step
-    history = trainer.train()
+    try:
+        history = trainer.train()
+    finally:
+        trainer.close()
     last = history[-1] if history else {}
-    print(
-        f"done: steps {start + 1}-{trainer.step}, final success rate {last.get('success_rate', 0):.2f}, "
-        f"skipped steps {trainer.skipped_steps}; run saved in {trainer.cfg.out}"
-    )
+    if trainer.dp.is_main:
+        print(
+            f"done: steps {start + 1}-{trainer.step}, final success rate {last.get('success_rate', 0):.2f}, "
+            f"skipped steps {trainer.skipped_steps}; run saved in {trainer.cfg.out}"
+        )
     return 0
