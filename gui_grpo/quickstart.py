@@ -48,7 +48,7 @@ class Preset:
     curriculum: bool = True
     groups_per_step: int = 6
     group_size: int = 8
-    lr: float = 2e-4
+    lr: float = 5e-4
     lora_r: int = 16
     loss: str = "grpo"
     max_new_tokens: int = 40
@@ -167,12 +167,14 @@ def grpo(preset: Preset, warm: Path, out: Path) -> Path:
             "out": str(out),
             "suite": preset.suite,
             "steps": preset.grpo_steps,
+            "max_minutes": preset.grpo_minutes,
             "seed": preset.seed,
             "device": "cpu",
             "dtype": "float32",
             "rollout": {
                 "groups_per_step": preset.groups_per_step,
                 "group_size": preset.group_size,
+                "curriculum": preset.curriculum,
                 "max_new_tokens": preset.max_new_tokens,
                 "max_steps_per_episode": preset.max_steps_per_episode,
             },
