@@ -66,9 +66,17 @@ def test_wilson_interval_known_values():
 
 
 def _rec(task, app, success, steps=2, invalid=0, claimed=None, lost=False, side=False):
-    return {"task": task, "app": app, "success": success, "score": float(success), "num_steps": steps,
-            "invalid_actions": invalid, "false_completion": claimed == "success" and not success and not lost,
-            "side_effect": side, "is_lost": lost}
+    return {
+        "task": task,
+        "app": app,
+        "success": success,
+        "score": float(success),
+        "num_steps": steps,
+        "invalid_actions": invalid,
+        "false_completion": claimed == "success" and not success and not lost,
+        "side_effect": side,
+        "is_lost": lost,
+    }
 
 
 def test_summarize_counts_lost_apart_and_groups_by_template_and_app():
@@ -156,8 +164,9 @@ class FlakyDevice(SimDevice):
 def test_device_lost_mid_run_is_dropped_and_the_rest_go_on(processor, tmp_path):
     devices = [FlakyDevice("good"), FlakyDevice("bad", break_on=1)]
     cfg = EvalConfig(model="unused", out=str(tmp_path / "ev"), episodes=4, devices="adb:h:1,h:2")
-    summary = run_evaluation(cfg, policy=scripted_policy(processor, [TAP, DONE] * 4),
-                             connect=lambda spec: devices)
+    summary = run_evaluation(
+        cfg, policy=scripted_policy(processor, [TAP, DONE] * 4), connect=lambda spec: devices
+    )
     assert summary["lost_devices"] == ["bad"]
     assert summary["overall"]["lost"] == 1 and summary["overall"]["scored"] == 3
     records = [json.loads(x) for x in (tmp_path / "ev" / "episodes.jsonl").read_text().splitlines()]
@@ -174,8 +183,25 @@ def _main(argv, monkeypatch):
 
 
 def test_eval_command_is_deterministic_and_writes_everything(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    args = ["eval", "--model", tiny_model_dir, "--suite", "smoke", "--episodes", "2", "--devices", "sim:2",
-            "--max-steps", "1", "--max-new-tokens", "6", "--max-pixels", "40000", "--seed", "4"]
+    args = [
+        "eval",
+        "--model",
+        tiny_model_dir,
+        "--suite",
+        "smoke",
+        "--episodes",
+        "2",
+        "--devices",
+        "sim:2",
+        "--max-steps",
+        "1",
+        "--max-new-tokens",
+        "6",
+        "--max-pixels",
+        "40000",
+        "--seed",
+        "4",
+    ]
     assert _main([*args, "--out", str(tmp_path / "a")], monkeypatch) == 0
     assert _main([*args, "--out", str(tmp_path / "b"), "--report"], monkeypatch) == 0
     assert "success" in capsys.readouterr().out
@@ -213,3 +239,30 @@ def test_eval_bad_inputs_fail_with_one_line(extra, message, tiny_model_dir, tmp_
 def test_eval_missing_model_fails(tmp_path, monkeypatch, capsys):
     assert _main(["eval", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "o")], monkeypatch) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_eval_adapter_for_another_base_fails_in_one_line(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    from gui_grpo.model import LoraSettings, load_policy
+    from gui_grpo.modeling.build import init_model
+
+    other = tmp_path / "other-base"
+    init_model(other, family="qwen2_5_vl", size="small", seed=1)  # different widths: shapes cannot match
+    model, _, _ = load_policy(other, device="cpu", dtype="float32", lora=LoraSettings(r=4))
+    model.save_pretrained(tmp_path / "adapter")
+    capsys.readouterr()  # drop the setup's progress output
+    argv = [
+        "eval",
+        "--model",
+        tiny_model_dir,
+        "--adapter",
+        str(tmp_path / "adapter"),
+        "--episodes",
+        "1",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert _main(argv, monkeypatch) == 2
+    err = capsys.readouterr().err.strip()
+    last = err.splitlines()[-1]  # earlier lines are transformers' weight-loading progress bars
+    assert last.startswith("gui-grpo eval: error:") and "same base checkpoint" in last
+    assert "Traceback" not in err
