@@ -181,8 +181,9 @@ def _load_adapter(model: nn.Module, adapter: Path, trainable: bool) -> PeftModel
     try:
         return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise ModelLoadError(
-            f"could not load adapter {adapter} onto this model ({type(e).__name__}: {e}): "
+            f"could not load adapter {adapter} onto this model ({type(e).__name__}: {detail}): "
             "was it trained on the same base checkpoint?"
         ) from e
 
