@@ -37,8 +37,7 @@ from emulators.elements import Element
 from emulators.phonesim import SimDevice
 from gui_grpo.actions import format_action
 from gui_grpo.prompts import Prompt, PromptBuilder, PromptConfig
-from gui_grpo.rollout import _history_line as history_line
-from gui_grpo.rollout import png_bytes
+from gui_grpo.rollout import history_line, png_bytes
 from tasks.base import Task
 from tasks.runner import run_oracle
 from tasks.suites import split_templates, template_seeds

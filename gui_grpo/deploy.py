@@ -38,7 +38,7 @@ from emulators.device import APP_PACKAGES, Device
 from emulators.errors import DeviceError
 from gui_grpo.actions import Invalid, parse_action
 from gui_grpo.report.trajectories import TrajectoryWriter
-from gui_grpo.rollout import EpisodeResult, Policy, Step, _history_line, episode_seed, png_bytes
+from gui_grpo.rollout import EpisodeResult, Policy, Step, episode_seed, history_line, png_bytes
 
 DEFAULT_ALLOWED_KEYS: frozenset[str] = frozenset({"BACK", "HOME", "ENTER", "DEL", "APP_SWITCH"})
 Decision = Literal["y", "n", "q"]
@@ -178,7 +178,7 @@ def _turn(device: Device, policy: Policy, run: AgentRun, state: _State, turn: in
         completion_ids=comp.token_ids, logprobs=comp.logprobs, output_text=comp.text,
         action=repr(parsed) if valid else f"Invalid({parsed.reason!r})", valid=valid))
     vetted = vet_action(parsed, run.safety, prompt.screen_size)
-    line, note = _history_line(comp.text), vetted.note
+    line, note = history_line(comp.text), vetted.note
     if not valid:
         state.result.invalid_actions += 1
         status, line = "invalid", f"(invalid output: {parsed.reason})"

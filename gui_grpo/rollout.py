@@ -221,7 +221,8 @@ class _Seen:
     elements: list[Element] | None
 
 
-def _history_line(text: str) -> str:
+def history_line(text: str) -> str:
+    """The text-history line for one model output: its tool-call arguments as compact JSON."""
     body = text.split("<tool_call>")[-1].split("</tool_call>")[0].strip()
     try:
         body = json.dumps(json.loads(body).get("arguments", json.loads(body)), separators=(", ", ": "))
@@ -324,7 +325,7 @@ class _Player:
             )
         )
         if valid:  # the streak of invalid outputs resets once the device has carried the action out
-            x.history.append(_history_line(comp.text))
+            x.history.append(history_line(comp.text))
         else:
             self._mark_invalid(x, parsed.reason)
 
