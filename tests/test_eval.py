@@ -130,6 +130,17 @@ def test_trajectory_round_trips_as_steps_and_marks_the_tap(processor, tmp_path):
 
     assert reds(marked) > 20 > reds(raw)
 
+    # A trajectory written before Step gained elements / prompt_tokens / timing still loads.
+    steps_file = next((tmp_path / "ep").glob("steps.jsonl"))
+    old = [json.loads(line) for line in steps_file.read_text().splitlines()]
+    for row in old:
+        for key in ("elements", "prompt_tokens", "timing"):
+            row.pop(key, None)
+    steps_file.write_text("".join(json.dumps(row) + "\n" for row in old))
+    assert [s.output_text for s in load_episode(tmp_path / "ep").steps] == [
+        s.output_text for s in result.steps
+    ]
+
 
 def test_false_completion_is_measured(processor, tmp_path):
     cfg = EvalConfig(model="unused", out=str(tmp_path / "ev"), episodes=3, devices="sim:2", seed=1)

@@ -197,11 +197,16 @@ def load_steps(directory: str | Path) -> list[Step]:
     directory = Path(directory)
     steps = []
     for row in load_step_rows(directory):
-        fields = {k: row[k] for k in _STEP_FIELDS if k != "images_png"}
+        # Fields added to Step later have defaults: older trajectories load without them.
+        fields = {k: row[k] for k in _STEP_FIELDS if k != "images_png" and k in row}
         for k in _TUPLE_FIELDS:
-            fields[k] = tuple(fields[k])
+            if k in fields:
+                fields[k] = tuple(fields[k])
         fields["images_png"] = [(directory / name).read_bytes() for name in row["images"]]
-        steps.append(Step(**fields))
+        try:
+            steps.append(Step(**fields))
+        except TypeError as e:
+            raise TrajectoryError(f"{directory}: a step record lacks required fields ({e})") from e
     return steps
 
 
@@ -216,4 +221,3 @@ def load_episode(directory: str | Path) -> EpisodeResult:
     result = EpisodeResult(**{k: record[k] for k in names if k in record})
     result.steps = load_steps(directory)
     return result
-
