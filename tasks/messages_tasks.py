@@ -94,15 +94,10 @@ class _MessagesTask(ContactsBookTask):
         return out
 
 
-@register
-class SendToContact(_MessagesTask):
-    name = "messages.send_to_contact"
+class _TextOnePerson(_MessagesTask):
+    """Templates about sending one text to one person among seeded others."""
+
     params_schema = {"name": NAME, "phone": PHONE, "text": TEXT, "world": WORLD}
-    phrasings = (
-        'Send a text message to {name} saying "{text}".',
-        "Text {name}: {text}",
-        'Message {name} with the words "{text}".',
-    )
 
     @classmethod
     def sample_params(cls, rng: random.Random) -> dict[str, Any]:
@@ -116,6 +111,16 @@ class SendToContact(_MessagesTask):
     def seeds(self) -> list[ContactSeed]:
         target = ContactSeed(self.params["name"], (self.params["phone"],))
         return place(self.params["world"], self.others(), [target])
+
+
+@register
+class SendToContact(_TextOnePerson):
+    name = "messages.send_to_contact"
+    phrasings = (
+        'Send a text message to {name} saying "{text}".',
+        "Text {name}: {text}",
+        'Message {name} with the words "{text}".',
+    )
 
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(sent_to(outputs, episode, self.params["phone"], self.params["text"]))
@@ -205,27 +210,13 @@ class LastMessageFrom(_MessagesTask):
 
 
 @register
-class ReplyLatest(_MessagesTask):
+class ReplyLatest(_TextOnePerson):
     name = "messages.reply_latest"
-    params_schema = {"name": NAME, "phone": PHONE, "text": TEXT, "world": WORLD}
     phrasings = (
         'Reply "{text}" to the most recent text message I received.',
         "Answer my latest SMS with: {text}",
         'Whoever texted me last, send them "{text}".',
     )
-
-    @classmethod
-    def sample_params(cls, rng: random.Random) -> dict[str, Any]:
-        return {
-            "name": data.person_names(rng, 1)[0],
-            "phone": data.phone_number(rng),
-            "text": rng.choice(data.MESSAGE_TEXTS),
-            "world": rng.randrange(10**9),
-        }
-
-    def seeds(self) -> list[ContactSeed]:
-        target = ContactSeed(self.params["name"], (self.params["phone"],))
-        return place(self.params["world"], self.others(), [target])
 
     def messages(self) -> list[SmsSeed]:
         rng = random.Random(f"reply-latest:{self.params['world']}")
