@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from gui_grpo.fast_decode import StaticKV, StepDecoder, decoder_for, prefill_kv
+
 if TYPE_CHECKING:
     from gui_grpo.prompts import Prompt, PromptBuilder
 
@@ -180,6 +182,7 @@ class HFEngine:
         max_new_tokens: int = 96,
         temperature: float = 1.0,
         encode: Callable[[list[Prompt]], dict[str, torch.Tensor]] | None = None,
+        fast_decode: bool = True,
     ) -> None:
         if temperature <= 0:
             raise ValueError("temperature must be > 0; use greedy=True for deterministic decoding")
@@ -198,6 +201,7 @@ class HFEngine:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_ids[0]
         self._cache_kw = _cache_keyword(model)
         self._rope = _rope_holder(model)
+        self._fast = decoder_for(model) if fast_decode else None
 
     def bind(self, builder: PromptBuilder) -> None:
         self.encode = builder.encode
@@ -249,11 +253,15 @@ class HFEngine:
         out = self.model(**inputs, use_cache=True, logits_to_keep=1)
         cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
         index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts)).to(device)  # (R,)
-        cache.batch_select_indices(index)
         logits = out.logits[:, -1, :][index]  # (R, V)
         mask = inputs["attention_mask"][index]  # (R, L)
         deltas = holder.rope_deltas if holder is not None else None
         offset = mask.sum(dim=1) + (deltas.to(device)[index, 0] if deltas is not None else 0)  # (R,)
+        if self._fast is not None:
+            steps: _Steps = _StaticSteps(self._fast, cache, index, mask, offset, self.max_new_tokens)
+        else:
+            cache.batch_select_indices(index)
+            steps = _DynamicSteps(self, cache, mask, offset, holder is not None)
         active = list(range(len(index)))  # original row of each live row
         tokens: list[list[int]] = [[] for _ in active]
         logps: list[list[float]] = [[] for _ in active]
@@ -269,21 +277,10 @@ class HFEngine:
                 break
             if len(keep) < len(active):
                 sel = torch.tensor(keep, device=device)
-                cache.batch_select_indices(sel)
-                mask, offset, chosen = mask[sel], offset[sel], chosen[sel]
+                steps.select(sel)
+                chosen = chosen[sel]
                 active = [active[i] for i in keep]
-            mask = torch.cat([mask, mask.new_ones(len(active), 1)], dim=1)  # (A, L + t + 1)
-            pos = (offset + t).view(1, -1, 1)  # (1, A, 1)
-            position_ids = pos.expand(3, -1, -1) if holder is not None else pos[0]  # (3, A, 1) or (A, 1)
-            step = self.model(
-                input_ids=chosen[:, None],
-                attention_mask=mask,
-                position_ids=position_ids,
-                use_cache=True,
-                logits_to_keep=1,
-                **{self._cache_kw: cache},
-            )
-            logits = step.logits[:, -1, :]  # (A, V)
+            logits = steps(chosen, t)  # (A, V)
         return tokens, logps
 
     @torch.no_grad()
@@ -343,6 +340,64 @@ class HFEngine:
                 return Completion(ids, logps, text, stopped=True, prompt_tokens=prompt_tokens)
         text = self.processor.tokenizer.decode(ids, skip_special_tokens=False)
         return Completion(ids, logps, text, stopped=False, prompt_tokens=prompt_tokens)
+
+
+class _Steps(Protocol):
+    """Feeds each step's chosen tokens (A,) to the model and returns the next logits (A, V)."""
+
+    def select(self, rows: torch.Tensor) -> None: ...
+
+    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor: ...
+
+
+class _DynamicSteps:
+    """Decode through ``model.forward`` and the prefill's growing ``DynamicCache`` (any model)."""
+
+    def __init__(self, engine: HFEngine, cache: Any, mask: torch.Tensor, offset: torch.Tensor, mrope: bool):
+        self.engine, self.cache, self.mask, self.offset, self.mrope = engine, cache, mask, offset, mrope
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.cache.batch_select_indices(rows)
+        self.mask, self.offset = self.mask[rows], self.offset[rows]
+
+    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(chosen), 1)], dim=1)  # (A, L + t + 1)
+        pos = (self.offset + t).view(1, -1, 1)  # (1, A, 1)
+        position_ids = pos.expand(3, -1, -1) if self.mrope else pos[0]  # (3, A, 1) or (A, 1)
+        step = self.engine.model(
+            input_ids=chosen[:, None],
+            attention_mask=self.mask,
+            position_ids=position_ids,
+            use_cache=True,
+            logits_to_keep=1,
+            **{self.engine._cache_kw: self.cache},
+        )
+        return step.logits[:, -1, :]  # (A, V)
+
+
+class _StaticSteps:
+    """Decode through ``StepDecoder``: the model's layers over a pre-allocated cache (Qwen VL models)."""
+
+    def __init__(
+        self, decoder: StepDecoder, cache: Any, index: torch.Tensor, mask: torch.Tensor, offset: torch.Tensor,
+        new: int,
+    ) -> None:
+        keys, values = prefill_kv(cache)
+        self.decoder = decoder
+        self.kv = StaticKV(keys, values, index, new)
+        self.offset = offset
+        self.key_mask = None  # (A, L + new) where a row was left-padded
+        if not bool(mask.all()):
+            self.key_mask = torch.cat([mask.bool(), mask.new_ones(mask.shape[0], new).bool()], dim=1)
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.kv.select(rows)
+        self.offset = self.offset[rows]
+        if self.key_mask is not None:
+            self.key_mask = self.key_mask[rows]
+
+    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
+        return self.decoder(chosen, self.offset + t, self.kv, self.key_mask)
 
 
 class Policy:
