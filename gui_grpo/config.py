@@ -119,6 +119,12 @@ class OptimConfig:
     """Optimisation passes over each batch, reusing the rollout log-probs as the behaviour policy."""
     micro_batch_tokens: int = 16384
     """Token budget of one forward/backward micro-batch (prompt + completion tokens summed)."""
+    reuse_prefill: bool = False
+    """Keep the sampling prefill of every prompt sampled more than once (single-step and offline groups,
+    the first turn of online groups) on the autograd graph, and let the first optimisation pass reuse it
+    instead of running those prompts again: same loss and gradients, one prompt forward fewer. Holds those
+    prompts' activations from sampling to the update; used only when the loss has no KL term (beta 0) and
+    the LoRA no dropout, where the sampled and the trained distributions are the same computation."""
 
     def __post_init__(self) -> None:
         if not self.lr > 0:

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from gui_grpo.fast_decode import StaticKV, StepDecoder, decoder_for, prefill_kv
+from gui_grpo.fast_decode import PrefixCache, StepDecoder, decoder_for, prefill_kv
+from gui_grpo.shared_prefix import PrefixPass, gathered_cache, prefix_pass
 
 if TYPE_CHECKING:
     from gui_grpo.prompts import Prompt, PromptBuilder
@@ -42,6 +43,14 @@ VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision
 
 class EngineError(Exception):
     """An engine was called wrongly (no prompt encoder, seeds that do not match n, bad settings)."""
+
+
+@dataclass
+class KeptPrefix:
+    """A prompt's prefill, run with gradients during sampling: row ``row`` of ``prefix``."""
+
+    prefix: PrefixPass
+    row: int
 
 
 @dataclass
@@ -95,13 +104,20 @@ def check_seeds(seeds: Sequence[Sequence[int]] | None, counts: list[int], greedy
 
 
 class SeededSampler(LogitsProcessor):
-    """Samples each row from its own generator and records the token's log-prob under temperature."""
+    """Samples each row from its own generator and records the token's log-prob under temperature.
+
+    A row's token is drawn by inverse transform: one uniform u from the row's generator, and the first
+    token whose cumulative probability (float64) exceeds u times the total. That is exact categorical
+    sampling with one random number per row, and the rows share one ``cumsum`` and ``searchsorted``
+    instead of a ``multinomial`` call each. Banned tokens have probability 0 and are never drawn.
+    """
 
     def __init__(
         self, seeds: list[int] | None, temperature: float, greedy: bool, banned: list[int] | None = None
     ) -> None:
         self.greedy = greedy
         self.banned = banned or []
+        self._banned: torch.Tensor | None = None
         self.temperature = temperature
         self.generators = None
         if not greedy:
@@ -117,16 +133,18 @@ class SeededSampler(LogitsProcessor):
         """(tokens, log-probs), each (B,), for scores (B, V); ``rows`` names each row's generator."""
         logits = scores.float()  # (B, V)
         if self.banned:
-            logits[:, self.banned] = float("-inf")
+            if self._banned is None or self._banned.device != logits.device:
+                self._banned = torch.tensor(self.banned, device=logits.device)
+            logits.index_fill_(1, self._banned, float("-inf"))
         logp = torch.log_softmax(logits / self.temperature, dim=-1)  # (B, V)
         if self.greedy:
             tokens = logits.argmax(dim=-1)  # (B,)
         else:
             rows = range(logits.shape[0]) if rows is None else rows
-            probs = logp.exp().cpu()  # (B, V)
-            tokens = torch.stack(
-                [torch.multinomial(probs[i], 1, generator=self.generators[r])[0] for i, r in enumerate(rows)]
-            ).to(logits.device)  # (B,)
+            u = torch.cat([torch.rand(1, dtype=torch.float64, generator=self.generators[r]) for r in rows])
+            cdf = logp.double().exp().cumsum(dim=-1)  # (B, V)
+            target = (u.to(cdf.device) * cdf[:, -1])[:, None]  # (B, 1), in [0, total)
+            tokens = torch.searchsorted(cdf, target, right=True)[:, 0].clamp_(max=cdf.shape[1] - 1)  # (B,)
         return tokens, logp.gather(1, tokens[:, None])[:, 0]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -202,6 +220,10 @@ class HFEngine:
         self._cache_kw = _cache_keyword(model)
         self._rope = _rope_holder(model)
         self._fast = decoder_for(model) if fast_decode else None
+        self.keep_prefill = False
+        """Run the prefill of prompts sampled more than once with gradients and keep it in ``kept``, so an
+        on-policy loss pass skips the prompts' forward (``Trainer`` sets it; off by default)."""
+        self.kept: dict[str, KeptPrefix] = {}
 
     def bind(self, builder: PromptBuilder) -> None:
         self.encode = builder.encode
@@ -219,7 +241,10 @@ class HFEngine:
             raise EngineError("HFEngine has no prompt encoder: build Policy(builder, engine) or call bind()")
         counts = sample_counts(n, len(prompts))
         flat_seeds = check_seeds(seeds, counts, greedy)
-        flat = self.sample_encoded(self.encode(list(prompts)), counts, flat_seeds, greedy)
+        keys = None
+        if self.keep_prefill and not greedy and min(counts) > 1:
+            keys = [prompt_digest(p) for p in prompts]
+        flat = self.sample_encoded(self.encode(list(prompts)), counts, flat_seeds, greedy, keep=keys)
         out, i = [], 0
         for c in counts:
             out.append(flat[i : i + c])
@@ -228,14 +253,23 @@ class HFEngine:
 
     @torch.no_grad()
     def sample_encoded(
-        self, batch: dict[str, torch.Tensor], counts: list[int], seeds: list[int] | None, greedy: bool
+        self,
+        batch: dict[str, torch.Tensor],
+        counts: list[int],
+        seeds: list[int] | None,
+        greedy: bool,
+        keep: list[str] | None = None,
     ) -> list[Completion]:
-        """Completions, row-major (prompt i's ``counts[i]`` samples together), of an encoded batch."""
+        """Completions, row-major (prompt i's ``counts[i]`` samples together), of an encoded batch.
+
+        ``keep``: one key per prompt; the prefill then runs with gradients and is kept in ``self.kept``
+        under those keys (``KeptPrefix``), for an on-policy loss pass to reuse.
+        """
         sampler = SeededSampler(seeds, self.temperature, greedy, self.banned_ids)
         was_training = self.model.training
         self.model.eval()
         try:
-            tokens, logps = self._decode(batch, counts, sampler)
+            tokens, logps = self._decode(batch, counts, sampler, keep)
         finally:
             self.model.train(was_training)
         prompt_lens = batch["attention_mask"].sum(dim=1).tolist()
@@ -243,25 +277,42 @@ class HFEngine:
         return [self._cut(tokens[r], logps[r], int(prompt_lens[p])) for r, p in enumerate(rows)]
 
     def _decode(
-        self, batch: dict[str, torch.Tensor], counts: list[int], sampler: SeededSampler
+        self,
+        batch: dict[str, torch.Tensor],
+        counts: list[int],
+        sampler: SeededSampler,
+        keep: list[str] | None = None,
     ) -> tuple[list[list[int]], list[list[float]]]:
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in batch.items()}
-        holder = self._rope
-        if holder is not None:
-            holder.rope_deltas = None  # stale offsets from an earlier call must not leak into this prefill
-        out = self.model(**inputs, use_cache=True, logits_to_keep=1)
-        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
         index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts)).to(device)  # (R,)
-        logits = out.logits[:, -1, :][index]  # (R, V)
         mask = inputs["attention_mask"][index]  # (R, L)
-        deltas = holder.rope_deltas if holder is not None else None
-        offset = mask.sum(dim=1) + (deltas.to(device)[index, 0] if deltas is not None else 0)  # (R,)
-        if self._fast is not None:
-            steps: _Steps = _StaticSteps(self._fast, cache, index, mask, offset, self.max_new_tokens)
+        if keep is not None:
+            with torch.enable_grad():
+                prefix = prefix_pass(self.model, inputs)
+            for u, key in enumerate(keep):
+                self.kept[key] = KeptPrefix(prefix, u)
+            cache = prefix.cache
+            logits = prefix.first_logits[:, -1, :].detach()[index]  # (R, V)
+            last = prefix.positions[0] if prefix.positions.dim() == 3 else prefix.positions  # (U, P)
+            offset = last[:, -1][index] + 1  # (R,)
         else:
+            holder = self._rope
+            if holder is not None:
+                holder.rope_deltas = None  # stale offsets of an earlier call must not leak into this prefill
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+            cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+            logits = out.logits[:, -1, :][index]  # (R, V)
+            deltas = holder.rope_deltas if holder is not None else None
+            offset = mask.sum(dim=1) + (deltas.to(device)[index, 0] if deltas is not None else 0)  # (R,)
+        if self._fast is not None:
+            prompt_mask = inputs["attention_mask"]
+            steps: _Steps = _StaticSteps(self._fast, cache, counts, prompt_mask, offset, self.max_new_tokens)
+        else:
+            if keep is not None:  # the kept prefill must stay as it is: decode from a copy
+                cache = gathered_cache(cache, torch.arange(len(counts), device=device))
             cache.batch_select_indices(index)
-            steps = _DynamicSteps(self, cache, mask, offset, holder is not None)
+            steps = _DynamicSteps(self, cache, mask, offset, self._rope is not None)
         active = list(range(len(index)))  # original row of each live row
         tokens: list[list[int]] = [[] for _ in active]
         logps: list[list[float]] = [[] for _ in active]
@@ -376,28 +427,37 @@ class _DynamicSteps:
 
 
 class _StaticSteps:
-    """Decode through ``StepDecoder``: the model's layers over a pre-allocated cache (Qwen VL models)."""
+    """Decode through ``StepDecoder`` (Qwen VL models): rows in a grid of prompts × slots, each prompt's
+    cache held once (``fast_decode.PrefixCache``); finished rows stay in the grid, unread."""
 
     def __init__(
-        self, decoder: StepDecoder, cache: Any, index: torch.Tensor, mask: torch.Tensor, offset: torch.Tensor,
+        self,
+        decoder: StepDecoder,
+        cache: Any,
+        counts: list[int],
+        prompt_mask: torch.Tensor,
+        offset: torch.Tensor,
         new: int,
     ) -> None:
         keys, values = prefill_kv(cache)
+        n = max(counts)
+        key_mask = None if bool(prompt_mask.all()) else prompt_mask.bool()
         self.decoder = decoder
-        self.kv = StaticKV(keys, values, index, new)
-        self.offset = offset
-        self.key_mask = None  # (A, L + new) where a row was left-padded
-        if not bool(mask.all()):
-            self.key_mask = torch.cat([mask.bool(), mask.new_ones(mask.shape[0], new).bool()], dim=1)
+        self.cache = PrefixCache(keys, values, n, new, key_mask)
+        self.proj = decoder.projections()
+        device = offset.device
+        self.slots = torch.tensor([u * n + j for u, c in enumerate(counts) for j in range(c)], device=device)
+        self.offset = torch.zeros(len(counts) * n, dtype=offset.dtype, device=device)  # (U·n,)
+        self.offset[self.slots] = offset
+        self.tokens = torch.zeros(len(counts) * n, dtype=torch.long, device=device)  # (U·n,)
 
     def select(self, rows: torch.Tensor) -> None:
-        self.kv.select(rows)
-        self.offset = self.offset[rows]
-        if self.key_mask is not None:
-            self.key_mask = self.key_mask[rows]
+        self.slots = self.slots[rows]
 
     def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
-        return self.decoder(chosen, self.offset + t, self.kv, self.key_mask)
+        self.tokens[self.slots] = chosen
+        logits = self.decoder(self.tokens, self.offset + t, self.cache, self.proj)  # (U·n, V)
+        return logits[self.slots]  # (A, V)
 
 
 class Policy:
@@ -415,7 +475,7 @@ class Policy:
         self, prompts: list[Prompt], seeds: list[int], greedy: bool, max_batch: int
     ) -> list[Completion]:
         """One completion per prompt; identical prompts are prefilled once and sampled with their seeds."""
-        keys = [_prompt_key(p) for p in prompts]
+        keys = [prompt_digest(p) for p in prompts]
         members: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
             members.setdefault(k, []).append(i)
@@ -433,7 +493,8 @@ class Policy:
         return out  # type: ignore[return-value]
 
 
-def _prompt_key(prompt: Prompt) -> str:
+def prompt_digest(prompt: Prompt) -> str:
+    """A digest of a prompt's text and images: equal digests, equal model inputs."""
     digest = hashlib.sha256(prompt.text.encode())
     for im in prompt.images:
         digest.update(f"{im.mode}{im.size}".encode())

@@ -1,96 +1,195 @@
-"""A lean decode step for Qwen VL language models: the model's own layers over a pre-allocated KV cache.
+"""A lean decode step for Qwen VL language models: shared-prefix attention over a pre-allocated cache.
 
 Sampling spends almost all of a decode step outside arithmetic: ``model.forward`` re-derives masks and
-multimodal positions, wraps outputs in dataclasses, and ``DynamicCache`` grows every layer's keys and
-values with ``torch.cat`` (a full copy of the cache per token). For one new text token per row none of
-that is needed. ``StepDecoder`` calls the language model's own modules directly — ``embed_tokens``,
-``rotary_emb``, each decoder layer (so LoRA layers and ``disable_adapter`` behave as in a full forward),
-``norm`` and ``lm_head`` — with ``StaticKV``, a cache that writes each new key and value in place into
-buffers sized for the whole completion.
+multimodal positions and wraps outputs in dataclasses, ``DynamicCache`` grows every layer's keys and
+values with ``torch.cat``, peft runs three matrix products per LoRA projection, and the G samples of a
+prompt each read their own copy of the prompt's keys and values. ``StepDecoder`` runs one new text token
+per row through the language model's layers with:
 
-Positions: a decoded token is text, so its three multimodal rotary positions (temporal, height, width)
-are equal; each row's is its prompt's last position + 1 + t, exactly as ``model.forward`` computes it
-from ``rope_deltas``. Rows that were left-padded get a boolean key mask; unpadded batches get none.
+- **Shared-prefix ("cascade") attention.** Rows sit in a grid of U prompts × n slots. The prompt's keys
+  and values are kept once per prompt, (U, kv_heads, P, d); a step's queries of all n slots of a prompt
+  meet them in one product, and each slot's own decoded keys (a pre-allocated buffer, written in place)
+  in another; one softmax over both. Reading the prompt's cache once instead of n times is what makes
+  a step cheap when G samples share a screenshot-heavy prompt.
+- **Merged, fused projections** for small models (under ``MERGE_BELOW`` language-model parameters): each
+  layer's LoRA is folded into its weights for the duration of one sampling call, and q/k/v and gate/up
+  are one product each. Larger models call their (LoRA-wrapped) projection modules as they are, so no
+  second copy of their weights is made.
+
+Positions: a decoded token is text, so its three multimodal rotary positions are equal; each row's is its
+prompt's last position + 1 + t, as ``model.forward`` computes it from ``rope_deltas``. The rotary
+tables come from the model's own ``rotary_emb``; norms and activations are the model's modules.
 
 ``decoder_for(model)`` returns None for a model this path does not cover (no Qwen-style
-``language_model`` with ``layers``, ``rotary_emb`` and ``lm_head``, or sliding-window layers); the engine then
-decodes with ``model.forward``. ``tests/test_engine.py`` checks both paths give the same tokens and log-probs.
+``language_model`` with ``layers``, ``rotary_emb`` and ``lm_head``, sliding-window layers); the engine then
+decodes with ``model.forward``. ``tests/test_fast_decode.py`` checks both give the same tokens and
+log-probs for every family, with LoRA on and off, padded prompts and rows that stop early.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+
+MERGE_BELOW = 100_000_000
+"""Language models with fewer parameters decode with LoRA-merged, fused weights (a copy per call)."""
 
 
-class StaticKV:
-    """Keys and values per layer in buffers of ``(R, kv_heads, P + new, head_dim)``, filled in place."""
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
-    def __init__(self, keys: list[torch.Tensor], values: list[torch.Tensor], index: torch.Tensor, new: int):
-        self.length = keys[0].shape[2]  # tokens held so far (prompt, then decoded ones)
-        self.keys, self.values = [], []
-        for k, v in zip(keys, values, strict=True):
-            rows, heads, length, dim = index.numel(), k.shape[1], k.shape[2], k.shape[3]
-            kb = k.new_empty(rows, heads, length + new, dim)  # (R, h, P + new, d)
-            vb = v.new_empty(rows, heads, length + new, dim)
-            kb[:, :, :length] = k[index]
-            vb[:, :, :length] = v[index]
-            self.keys.append(kb)
-            self.values.append(vb)
 
-    def update(
-        self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args: Any, **kwargs: Any
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write one step's keys and values (R, h, 1, d) and return everything held, new token included."""
-        n = self.length + key_states.shape[2]
-        self.keys[layer_idx][:, :, self.length : n] = key_states
-        self.values[layer_idx][:, :, self.length : n] = value_states
-        return self.keys[layer_idx][:, :, :n], self.values[layer_idx][:, :, :n]
+def _effective(linear: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Weight and bias a (possibly LoRA-wrapped) linear layer applies now, adapters as they are set."""
+    base = linear.get_base_layer() if hasattr(linear, "get_base_layer") else linear
+    weight = base.weight
+    if hasattr(linear, "lora_A") and not getattr(linear, "disable_adapters", False) and not linear.merged:
+        for name in linear.active_adapters:
+            if name in linear.lora_A:
+                weight = weight + linear.get_delta_weight(name)
+    return weight, base.bias
 
-    def advance(self, steps: int = 1) -> None:
-        self.length += steps
 
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep only ``rows`` (finished samples leave the batch)."""
-        self.keys = [k[rows] for k in self.keys]
-        self.values = [v[rows] for v in self.values]
+def _fused(linears: list[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    pairs = [_effective(m) for m in linears]
+    weight = torch.cat([w for w, _ in pairs])
+    biases = [b if b is not None else w.new_zeros(w.shape[0]) for w, b in pairs]
+    has_bias = any(b is not None for _, b in pairs)
+    return weight, torch.cat(biases) if has_bias else None
+
+
+class _Projections:
+    """One layer's q/k/v, output and MLP products: fused merged weights, or the modules themselves."""
+
+    def __init__(self, layer: Any, merge: bool) -> None:
+        self.layer, self.attn, self.mlp = layer, layer.self_attn, layer.mlp
+        self.sizes = [
+            m.out_features if hasattr(m, "out_features") else m.weight.shape[0]
+            for m in (self.attn.q_proj, self.attn.k_proj, self.attn.v_proj)
+        ]
+        self.merged = None
+        if merge:
+            a, m = self.attn, self.mlp
+            self.merged = (
+                _fused([a.q_proj, a.k_proj, a.v_proj]),
+                _effective(a.o_proj),
+                _fused([m.gate_proj, m.up_proj]),
+                _effective(m.down_proj),
+            )
+
+    def qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.merged is None:
+            return self.attn.q_proj(x), self.attn.k_proj(x), self.attn.v_proj(x)
+        return F.linear(x, *self.merged[0]).split(self.sizes, dim=-1)
+
+    def out(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attn.o_proj(x) if self.merged is None else F.linear(x, *self.merged[1])
+
+    def ffn(self, x: torch.Tensor) -> torch.Tensor:
+        if self.merged is None:
+            return self.mlp(x)
+        gate, up = F.linear(x, *self.merged[2]).chunk(2, dim=-1)
+        return F.linear(self.mlp.act_fn(gate) * up, *self.merged[3])
+
+
+class PrefixCache:
+    """Per layer: each prompt's keys and values once, (U, h, P, d), and each slot's decoded ones,
+    (U·n, h, new, d), written in place. ``key_mask`` (U, P) is False at left padding (None: no padding)."""
+
+    def __init__(
+        self,
+        keys: list[torch.Tensor],
+        values: list[torch.Tensor],
+        slots: int,
+        new: int,
+        key_mask: torch.Tensor | None,
+    ) -> None:
+        self.prefix_k = [k.detach() for k in keys]
+        self.prefix_v = [v.detach() for v in values]
+        self.prompts, heads, _, dim = keys[0].shape
+        self.per_prompt = slots
+        self.suffix_k = [k.new_empty(self.prompts * slots, heads, new, dim) for k in keys]
+        self.suffix_v = [v.new_empty(self.prompts * slots, heads, new, dim) for v in values]
+        self.bias = None  # (U, 1, 1, P): -inf at padding, added to the prompt's scores
+        if key_mask is not None:
+            bias = torch.zeros(key_mask.shape, dtype=keys[0].dtype, device=keys[0].device)
+            self.bias = bias.masked_fill(~key_mask, float("-inf"))[:, None, None, :]
+        self.length = 0  # decoded tokens held per slot
+
+    def attend(
+        self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float
+    ) -> torch.Tensor:
+        """Attention of one step: q (S, H, d), new k, v (S, h, d); returns (S, H, d)."""
+        u, n, t = self.prompts, self.per_prompt, self.length
+        s, heads, dim = k.shape
+        groups = q.shape[1] // heads
+        self.suffix_k[layer][:, :, t] = k
+        self.suffix_v[layer][:, :, t] = v
+        qg = q.view(u, n, heads, groups, dim).transpose(1, 2).reshape(u, heads, n * groups, dim)
+        prefix_scores = qg @ self.prefix_k[layer].transpose(-1, -2) * scale  # (U, h, n·g, P)
+        if self.bias is not None:
+            prefix_scores = prefix_scores + self.bias
+        p = prefix_scores.shape[-1]
+        prefix_scores = (
+            prefix_scores.view(u, heads, n, groups, p).transpose(1, 2).reshape(s, heads, groups, p)
+        )
+        qs = q.view(s, heads, groups, dim)
+        own_k, own_v = self.suffix_k[layer][:, :, : t + 1], self.suffix_v[layer][:, :, : t + 1]
+        own_scores = qs @ own_k.transpose(-1, -2) * scale  # (S, h, g, t + 1)
+        weights = torch.softmax(
+            torch.cat([prefix_scores, own_scores], dim=-1), dim=-1
+        )  # (S, h, g, P + t + 1)
+        wp = weights[..., :p].reshape(u, n, heads, groups, p).transpose(1, 2).reshape(u, heads, n * groups, p)
+        from_prefix = (
+            (wp @ self.prefix_v[layer]).view(u, heads, n, groups, dim).transpose(1, 2)
+        )  # (U, n, h, g, d)
+        out = from_prefix.reshape(s, heads, groups, dim) + weights[..., p:] @ own_v  # (S, h, g, d)
+        return out.reshape(s, heads * groups, dim)
 
 
 class StepDecoder:
-    """One decode step of a Qwen VL language model on a ``StaticKV``."""
+    """One decode step of a Qwen VL language model on a ``PrefixCache``."""
 
     def __init__(self, model: Any, lm: Any, head: Any) -> None:
         self.model = model
         self.lm = lm
         self.head = head
-        params = inspect.signature(type(lm.layers[0]).forward).parameters
-        self.cache_kw = "cache" if "cache" in params else "past_key_values"
+        self.merge = sum(p.numel() for p in lm.parameters()) < MERGE_BELOW
+        attn = lm.layers[0].self_attn
+        self.head_dim = attn.head_dim
+        self.scale = attn.scaling
+
+    def projections(self) -> list[_Projections]:
+        """The layers' products for one sampling call (merged weights reflect the adapters right now)."""
+        with torch.no_grad():
+            return [_Projections(layer, self.merge) for layer in self.lm.layers]
 
     def __call__(
-        self, tokens: torch.Tensor, positions: torch.Tensor, cache: StaticKV, key_mask: torch.Tensor | None
+        self, tokens: torch.Tensor, positions: torch.Tensor, cache: PrefixCache, proj: list[_Projections]
     ) -> torch.Tensor:
-        """Logits (R, V) after feeding ``tokens`` (R,) at ``positions`` (R,); ``key_mask`` (R, P + new) is
-        True at keys that may be attended to (None: all of them)."""
-        h = self.lm.embed_tokens(tokens[:, None])  # (R, 1, H)
-        pos = positions.view(1, -1, 1).expand(3, -1, -1)  # (3, R, 1): text positions agree on all axes
-        rope = self.lm.rotary_emb(h, pos)
-        mask = None
-        if key_mask is not None:
-            mask = key_mask[:, None, None, : cache.length + 1]  # (R, 1, 1, L + 1)
-        for layer in self.lm.layers:
-            h = layer(
-                h,
-                attention_mask=mask,
-                position_ids=None,
-                use_cache=True,
-                position_embeddings=rope,
-                **{self.cache_kw: cache},
-            )
-        cache.advance()
-        h = self.lm.norm(h)
-        return self.head(h[:, -1, :])  # (R, V)
+        """Logits (S, V) after feeding ``tokens`` (S,) at ``positions`` (S,), one per slot."""
+        h = self.lm.embed_tokens(tokens[:, None])  # (S, 1, H)
+        pos = positions.view(1, -1, 1).expand(3, -1, -1)  # (3, S, 1): text positions agree on all axes
+        cos, sin = self.lm.rotary_emb(h, pos)  # (S, 1, d) each
+        cos, sin = cos[:, 0, None, :], sin[:, 0, None, :]  # (S, 1, d)
+        d = self.head_dim
+        for i, (layer, p) in enumerate(zip(self.lm.layers, proj, strict=True)):
+            x = layer.input_layernorm(h)[:, 0]  # (S, H)
+            q, k, v = p.qkv(x)
+            q, k, v = q.view(len(q), -1, d), k.view(len(k), -1, d), v.view(len(v), -1, d)  # (S, heads, d)
+            attn = layer.self_attn
+            if hasattr(attn, "q_norm"):  # Qwen3: per-head norms before the rotary embedding
+                q, k = attn.q_norm(q), attn.k_norm(k)
+            q = q * cos + _rotate_half(q) * sin
+            k = k * cos + _rotate_half(k) * sin
+            out = cache.attend(i, q, k, v, self.scale)  # (S, heads, d)
+            h = h + p.out(out.reshape(len(out), 1, -1))
+            h = h + p.ffn(layer.post_attention_layernorm(h))
+        cache.length += 1
+        return self.head(self.lm.norm(h)[:, -1, :])  # (S, V)
 
 
 def decoder_for(model: Any) -> StepDecoder | None:
@@ -104,7 +203,9 @@ def decoder_for(model: Any) -> StepDecoder | None:
     config = getattr(lm, "config", None)
     if any(t != "full_attention" for t in getattr(config, "layer_types", None) or ["full_attention"]):
         return None
-    if getattr(config, "_attn_implementation", "sdpa") not in ("sdpa", "eager"):
+    layer = lm.layers[0]
+    parts = ("input_layernorm", "post_attention_layernorm", "self_attn", "mlp")
+    if not all(hasattr(layer, a) for a in parts) or not hasattr(layer.self_attn, "scaling"):
         return None
     return StepDecoder(model, lm, head)
 

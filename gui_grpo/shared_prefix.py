@@ -83,49 +83,73 @@ def prompt_positions(model: Any, prompts: dict[str, torch.Tensor]) -> torch.Tens
 
 
 def _completion_inputs(
-    batch: SharedPrefixBatch, last: torch.Tensor, prompt_mask: torch.Tensor, device: torch.device
+    completions: list[list[int]], pad_id: int, last: torch.Tensor, prompt_mask: torch.Tensor,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Inputs of the completion forward: every completion but its last token, left-aligned and
     right-padded (padding after a row's tokens is never attended to by them under the causal mask).
 
     ``last`` is (3, B) or (B,): each row's last prompt position. Returns ids (B, L-1), positions
     (3, B, L-1) or (B, L-1), and the attention mask (B, P + L-1) over cache and new tokens."""
-    width = max(len(c) for c in batch.completions) - 1
-    ids = torch.full((len(batch.completions), width), batch.pad_id, dtype=torch.long)  # (B, L-1)
-    for i, c in enumerate(batch.completions):
+    width = max(len(c) for c in completions) - 1
+    ids = torch.full((len(completions), width), pad_id, dtype=torch.long)  # (B, L-1)
+    for i, c in enumerate(completions):
         ids[i, : len(c) - 1] = torch.tensor(c[:-1], dtype=torch.long)
     steps = torch.arange(1, width + 1, device=device)  # (L-1,)
     positions = last[..., None] + steps  # (3, B, L-1) or (B, L-1)
-    mask = torch.cat([prompt_mask, prompt_mask.new_ones(len(batch.completions), width)], dim=1)
+    mask = torch.cat([prompt_mask, prompt_mask.new_ones(len(completions), width)], dim=1)
     return ids.to(device), positions, mask  # mask: (B, P + L-1)
 
 
-def shared_prefix_stats(
+@dataclass
+class PrefixPass:
+    """The forward pass of U distinct prompts: per-layer KV cache (on the autograd graph when the model
+    has gradients), the logits that predict each completion's first token, and the prompts' positions."""
+
+    cache: Any
+    first_logits: torch.Tensor
+    """(U, 1, V)"""
+    positions: torch.Tensor
+    """(3, U, P) or (U, P)"""
+    attention_mask: torch.Tensor
+    """(U, P)"""
+
+
+def prefix_pass(model: Any, prompts: dict[str, torch.Tensor]) -> PrefixPass:
+    """Run the encoded prompts once with ``use_cache=True`` (with gradients when enabled)."""
+    device = next(model.parameters()).device
+    prompts = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in prompts.items()}
+    pos = prompt_positions(model, prompts)  # (3, U, P) or (U, P)
+    out = model(**prompts, position_ids=pos, use_cache=True, logits_to_keep=1)
+    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+    return PrefixPass(cache, out.logits[:, -1:, :], pos, prompts["attention_mask"])
+
+
+def completion_pass(
     model: Any,
-    batch: SharedPrefixBatch,
+    prefix: PrefixPass,
+    rows: torch.Tensor,
+    completions: list[list[int]],
+    pad_id: int,
     temperature: float = 1.0,
     banned_ids: list[int] | None = None,
     entropy: bool = True,
 ) -> CompletionStats:
-    """Log-probs, mask and entropy (each (B, C), rows right-aligned) of ``batch``'s completions, with each
-    distinct prompt run once. Gradients flow through the prompt pass when the model has them."""
-    device = next(model.parameters()).device
-    prompts = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.prompts.items()}
-    rows = batch.rows.to(device)  # (B,)
-    pos = prompt_positions(model, prompts)  # (3, U, P) or (U, P)
-    out = model(**prompts, position_ids=pos, use_cache=True, logits_to_keep=1)
-    cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-    first_logits = out.logits[:, -1:, :]  # (U, 1, V): predicts each completion's first token
-    lens = [len(c) for c in batch.completions]
+    """Log-probs, mask and entropy (each (B, C), rows right-aligned) of ``completions``, completion i
+    following prompt ``rows[i]`` of ``prefix``. The prefix's cache is gathered, not changed in place."""
+    device = prefix.first_logits.device
+    rows = rows.to(device)  # (B,)
+    lens = [len(c) for c in completions]
     targets = torch.zeros(len(lens), max(lens), dtype=torch.long)  # (B, L), left-aligned
-    for i, c in enumerate(batch.completions):
+    for i, c in enumerate(completions):
         targets[i, : len(c)] = torch.tensor(c, dtype=torch.long)
     targets = targets.to(device)
-    logp, ent = token_stats(first_logits[rows], targets[:, :1], temperature, banned_ids, entropy)  # (B, 1)
+    logp, ent = token_stats(prefix.first_logits[rows], targets[:, :1], temperature, banned_ids, entropy)
     if max(lens) > 1:
-        cache.batch_select_indices(rows)  # (B, heads, P, d) per layer, still on the autograd graph
-        last = pos[..., rows, -1]  # (3, B) or (B,): left padding puts every prompt's end in the last column
-        ids, positions, mask = _completion_inputs(batch, last, prompts["attention_mask"][rows], device)
+        cache = gathered_cache(prefix.cache, rows)  # (B, heads, P, d) per layer, still on the autograd graph
+        last = prefix.positions[..., rows, -1]  # (3, B) or (B,): left padding puts all ends last
+        prompt_mask = prefix.attention_mask[rows]
+        ids, positions, mask = _completion_inputs(completions, pad_id, last, prompt_mask, device)
         step = model(
             input_ids=ids,
             attention_mask=mask,
@@ -137,6 +161,34 @@ def shared_prefix_stats(
         logp = torch.cat([logp, rest_logp], dim=1)  # (B, L)
         ent = torch.cat([ent, rest_ent], dim=1)  # (B, L)
     return _right_aligned_stats(logp, ent, lens)
+
+
+def gathered_cache(cache: Any, rows: torch.Tensor) -> Any:
+    """A new ``DynamicCache`` holding ``rows`` of ``cache`` (which stays as it is, for other uses)."""
+    from transformers import DynamicCache
+
+    from gui_grpo.fast_decode import prefill_kv
+
+    keys, values = prefill_kv(cache)
+    out = DynamicCache()
+    for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+        out.update(k[rows], v[rows], i)
+    return out
+
+
+def shared_prefix_stats(
+    model: Any,
+    batch: SharedPrefixBatch,
+    temperature: float = 1.0,
+    banned_ids: list[int] | None = None,
+    entropy: bool = True,
+) -> CompletionStats:
+    """Log-probs, mask and entropy (each (B, C), rows right-aligned) of ``batch``'s completions, with each
+    distinct prompt run once. Gradients flow through the prompt pass when the model has them."""
+    prefix = prefix_pass(model, batch.prompts)
+    return completion_pass(
+        model, prefix, batch.rows, batch.completions, batch.pad_id, temperature, banned_ids, entropy
+    )
 
 
 def _right_aligned_stats(logp: torch.Tensor, ent: torch.Tensor, lens: list[int]) -> CompletionStats:

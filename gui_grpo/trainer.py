@@ -19,6 +19,7 @@ import math
 import random
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from gui_grpo import checkpoint
 from gui_grpo.config import TrainConfig, config_from_dict
 from gui_grpo.curriculum import TemplateCurriculum
 from gui_grpo.distributed import DataParallel, SilentLog
-from gui_grpo.engine import HFEngine
+from gui_grpo.engine import HFEngine, prompt_digest
 from gui_grpo.grpo.advantages import group_advantages, zero_std_groups
 from gui_grpo.grpo.config import LossConfig, RewardConfig
 from gui_grpo.grpo.loss import loss_normalizer, policy_loss
@@ -42,7 +43,7 @@ from gui_grpo.model import LoraSettings, load_policy
 from gui_grpo.prompts import Prompt, PromptBuilder
 from gui_grpo.ray_workers import GroupJob, play_jobs, sim_device, start_rollout_pool
 from gui_grpo.rollout import EpisodeResult, Policy, Step
-from gui_grpo.shared_prefix import SharedPrefixBatch, shared_prefix_stats
+from gui_grpo.shared_prefix import PrefixPass, SharedPrefixBatch, completion_pass, shared_prefix_stats
 from tasks.suites import instances
 
 
@@ -157,6 +158,9 @@ class Trainer:
             max_new_tokens=cfg.rollout.max_new_tokens,
             temperature=cfg.rollout.temperature,
         )
+        # Reusing the sampling prefill is exact only where sampling and loss compute the same thing.
+        exact = self.loss_cfg.beta == 0 and cfg.lora.dropout == 0
+        engine.keep_prefill = cfg.optim.reuse_prefill and exact and not cfg.rollout.workers
         self.policy = Policy(builder, engine)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         if not self.params:
@@ -254,30 +258,67 @@ class Trainer:
         chunks = self._micro_batches(samples)
         norms = [float(loss_normalizer(*self._mask_and_weights(c), self.loss_cfg)) for c in chunks]
         total = self.dp.all_sum([sum(norms)])[0]  # the global batch's normaliser, over every rank
-        for _ in range(self.cfg.optim.passes):
-            self.optimizer.zero_grad(set_to_none=True)
-            sums: dict[str, float] = {}
-            for chunk, norm in zip(chunks, norms, strict=True):
-                # policy_loss normalises within the micro-batch; rescale to the whole batch's normaliser.
-                scale = 1.0 if self.loss_cfg.aggregation == "constant" else norm / total
-                loss, m = self._micro_loss(chunk)
-                (loss * scale).backward()
-                for k, v in m.items():
-                    sums[k] = sums.get(k, 0.0) + float(v) * len(chunk) / len(samples)
-            self.dp.reduce_gradients(self.params)  # sum over ranks: the one-process gradient
-            sums = self.dp.mean_metrics(sums, len(samples))
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.optim.max_grad_norm)
-            sums["grad_norm"] = float(grad_norm)
-            if math.isfinite(sums["loss"]) and math.isfinite(sums["grad_norm"]):
-                self.optimizer.step()
-            else:
-                self.skipped_steps += 1
+        kept = self._kept_prefixes(chunks)  # chunk -> its prompts' sampling prefill, for the first pass
+        uses = Counter(id(k[0]) for k in kept.values())
+        try:
+            for pass_index in range(self.cfg.optim.passes):
                 self.optimizer.zero_grad(set_to_none=True)
-            metrics = sums
+                sums: dict[str, float] = {}
+                for i, (chunk, norm) in enumerate(zip(chunks, norms, strict=True)):
+                    # policy_loss normalises within the micro-batch; rescale to the whole batch's normaliser.
+                    scale = 1.0 if self.loss_cfg.aggregation == "constant" else norm / total
+                    reuse = kept.get(i) if pass_index == 0 else None
+                    loss, m = self._micro_loss(chunk, reuse)
+                    retain = False
+                    if reuse is not None:  # a prefill shared by later micro-batches keeps its graph
+                        uses[id(reuse[0])] -= 1
+                        retain = uses[id(reuse[0])] > 0
+                    (loss * scale).backward(retain_graph=retain)
+                    for k, v in m.items():
+                        sums[k] = sums.get(k, 0.0) + float(v) * len(chunk) / len(samples)
+                metrics = self._apply(sums, len(samples))
+        finally:
+            self._drop_kept()
         self.scheduler.step()
         self.model.eval()
         self.weights_version += 1
         return metrics
+
+    def _apply(self, sums: dict[str, float], n: int) -> dict[str, float]:
+        """Sum gradients over ranks, clip, and step unless the loss or the gradient norm is not finite."""
+        self.dp.reduce_gradients(self.params)  # sum over ranks: the one-process gradient
+        sums = self.dp.mean_metrics(sums, n)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.optim.max_grad_norm)
+        sums["grad_norm"] = float(grad_norm)
+        if math.isfinite(sums["loss"]) and math.isfinite(sums["grad_norm"]):
+            self.optimizer.step()
+        else:
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+        return sums
+
+    def _drop_kept(self) -> None:
+        kept = getattr(self.policy.engine, "kept", None)
+        if kept:
+            kept.clear()
+
+    def _kept_prefixes(self, chunks: list[list[Sample]]) -> dict[int, tuple[PrefixPass, torch.Tensor]]:
+        """Micro-batches whose every sample was sampled from a prefill the engine kept (one per batch)."""
+        kept = getattr(self.policy.engine, "kept", None)
+        if not kept:
+            return {}
+        digests: dict[tuple, str] = {}
+        plan = {}
+        for i, chunk in enumerate(chunks):
+            found = []
+            for s in chunk:
+                key = prompt_key(s.step)
+                if key not in digests:
+                    digests[key] = prompt_digest(rebuild_prompt(s.step))
+                found.append(kept.get(digests[key]))
+            if all(found) and len({id(k.prefix) for k in found}) == 1:
+                plan[i] = (found[0].prefix, torch.tensor([k.row for k in found]))
+        return plan
 
     def _micro_batches(self, samples: list[Sample]) -> list[list[Sample]]:
         """Micro-batches within the token budget, whole prompt groups together where they fit: samples that
@@ -341,8 +382,17 @@ class Trainer:
         lens = [len(s.step.completion_ids) for s in chunk]
         return lambda: completion_stats(self.model, batch, lens, temperature, banned)
 
-    def _micro_loss(self, chunk: list[Sample]) -> tuple[torch.Tensor, dict]:
-        stats = self._loss_stats(chunk)
+    def _micro_loss(
+        self, chunk: list[Sample], kept: tuple[PrefixPass, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict]:
+        if kept is not None:
+            prefix, rows = kept
+            pad_id = self.processor.tokenizer.pad_token_id
+            temperature, banned = self.cfg.rollout.temperature, self.policy.engine.banned_ids
+            comps = [s.step.completion_ids for s in chunk]
+            stats = lambda: completion_pass(self.model, prefix, rows, comps, pad_id, temperature, banned)  # noqa: E731
+        else:
+            stats = self._loss_stats(chunk)
         logp, mask, entropy = stats()  # (b, C) each
         old = right_aligned([s.step.logprobs for s in chunk], logp.shape[1]).to(logp.device)  # (b, C)
         adv = torch.tensor([s.advantage for s in chunk], device=logp.device)  # (b,)
@@ -404,6 +454,7 @@ class Trainer:
 
     def train_step(self, step: int) -> dict[str, Any]:
         t0 = time.perf_counter()
+        self._drop_kept()
         if self.offline is not None:
             samples, stats = self.offline.batch(step, self.dp.share(self.cfg.rollout.groups_per_step))
         else:

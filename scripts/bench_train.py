@@ -6,10 +6,12 @@ Workload: the tiny Qwen2.5-VL of ``gui-grpo init-model`` (hidden 128, 2 layers, 
 exactly 24 new tokens each (stop tokens suppressed, so no early stop), LoRA r = 8 on every attention and MLP
 projection of the language model, fp32, 2 CPU threads. A step is: encode the prompt, sample G completions
 (one shared prefill), score them (a tap inside the named button's bounds earns 1), group advantages, the
-clipped GRPO loss with one backward pass over the G samples (the prompt run once, ``gui_grpo.shared_prefix``;
-``--loss-pass plain`` runs G full rows instead), clip, AdamW step.
+clipped GRPO loss with one backward pass over the G samples, clip, AdamW step. Loss passes:
+``reuse`` (default; ``optim.reuse_prefill``): the sampling prefill ran with gradients and the loss runs
+only the G completions against it; ``shared``: the prompt runs again, once (``gui_grpo.shared_prefix``);
+``plain``: G full rows.
 
-    python scripts/bench_train.py --steps 20 --warmup 3 [--loss-pass shared|plain|both]
+    python scripts/bench_train.py --steps 20 --warmup 3 [--loss-pass reuse|shared|plain|all]
 
 ``--prefix`` instead times the loss pass alone (forward + backward of the clipped loss, LoRA r = 8) for
 G = 8 completions of 24 tokens on one 1080x2400 screenshot prompt, plain versus shared, each variant in its
@@ -18,7 +20,7 @@ own process (its own peak RSS), at the prompt's default ``max_pixels`` and at na
     python scripts/bench_train.py --prefix [--size tiny] [--repeats 5]
 
 Prints JSON figures: median and p95 step time, peak RSS of the process (model, data, Python). Run it on an
-otherwise idle machine; ``--loss-pass both`` runs the two variants in one invocation, one after the other,
+otherwise idle machine; ``--loss-pass all`` runs the three variants in one invocation, one after the other,
 so their ratio is fair even when the machine is not idle.
 """
 
@@ -60,7 +62,7 @@ def screenshot() -> tuple[Image.Image, list[tuple[int, int, int, int]]]:
     return img, boxes
 
 
-def build_trainer(model_dir: str, out: str, share_prompts: bool = True) -> Trainer:
+def build_trainer(model_dir: str, out: str, loss_pass: str = "reuse") -> Trainer:
     cfg = config_from_dict(
         {
             "model": model_dir,
@@ -70,11 +72,11 @@ def build_trainer(model_dir: str, out: str, share_prompts: bool = True) -> Train
             "progress_bar": False,
             "rollout": {"group_size": G, "groups_per_step": 1, "max_new_tokens": NEW_TOKENS},
             "lora": {"r": 8, "alpha": 16},
-            "optim": {"lr": 1e-4},
+            "optim": {"lr": 1e-4, "reuse_prefill": loss_pass == "reuse"},
         }
     )
     trainer = Trainer(cfg)
-    trainer.share_prompts = share_prompts
+    trainer.share_prompts = loss_pass != "plain"
     engine = trainer.policy.engine
     # Exactly NEW_TOKENS tokens: the stop tokens are never sampled (and masked in the loss alike).
     engine.banned_ids = sorted(set(engine.banned_ids) | set(engine.stop_ids))
@@ -91,9 +93,8 @@ def grpo_step(trainer: Trainer, image: Image.Image, boxes: list, step: int) -> t
     target = step % len(LABELS)
     builder, engine = trainer.policy.builder, trainer.policy.engine
     prompt = builder.build(f"Tap {LABELS[target]}", [image], [], image.size)
-    batch = builder.encode([prompt])
     seeds = [episode_seed(0, step, 0, m, 0) for m in range(G)]
-    comps = engine.sample_encoded(batch, [G], seeds, False)
+    comps = engine.sample([prompt], [G], seeds=[seeds])[0]
     rewards = []
     for c in comps:
         action = parse_action(c.text, family=trainer.family, image_size=prompt.model_image_size,
@@ -196,10 +197,10 @@ def compare_loss_passes(args: argparse.Namespace, model_dir: str, run: Callable[
     return rows
 
 
-def run_steps(args: argparse.Namespace, model_dir: str, share_prompts: bool) -> dict:
+def run_steps(args: argparse.Namespace, model_dir: str, loss_pass: str) -> dict:
     """Time ``args.steps`` GRPO steps after ``args.warmup`` untimed ones, in this process."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = build_trainer(model_dir, str(Path(tmp) / "run"), share_prompts)
+        trainer = build_trainer(model_dir, str(Path(tmp) / "run"), loss_pass)
         image, boxes = screenshot()
         times = []
         for step in range(args.warmup + args.steps):
@@ -209,7 +210,7 @@ def run_steps(args: argparse.Namespace, model_dir: str, share_prompts: bool) -> 
     times.sort()
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return {
-        "loss_pass": "shared" if share_prompts else "plain",
+        "loss_pass": loss_pass,
         "median_s": round(statistics.median(times), 4),
         "p95_s": round(p95, 4),
         "mean_s": round(statistics.fmean(times), 4),
@@ -237,7 +238,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--loss-pass", choices=["shared", "plain", "both"], default="shared")
+    parser.add_argument("--loss-pass", choices=["reuse", "shared", "plain", "all"], default="reuse")
     parser.add_argument("--model", help="an existing tiny model directory (default: build one)")
     parser.add_argument("--prefix", action="store_true", help="time the loss pass alone, plain vs shared")
     parser.add_argument("--size", default="tiny", help="--prefix: init-model size (tiny, small)")
@@ -259,12 +260,12 @@ def main() -> None:
             init_model(model_dir, family="qwen2_5_vl", size=args.size if args.prefix else "tiny", seed=0)
         if args.prefix:
             figures: dict | list = compare_loss_passes(args, model_dir, in_subprocess)
-        elif args.loss_pass == "both":
+        elif args.loss_pass == "all":
             common = ["--model", model_dir, "--steps", str(args.steps), "--warmup", str(args.warmup),
                       "--threads", str(args.threads)]
-            figures = [in_subprocess([*common, "--loss-pass", v]) for v in ("shared", "plain")]
+            figures = [in_subprocess([*common, "--loss-pass", v]) for v in ("reuse", "shared", "plain")]
         else:
-            figures = run_steps(args, model_dir, args.loss_pass == "shared")
+            figures = run_steps(args, model_dir, args.loss_pass)
     print(json.dumps(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

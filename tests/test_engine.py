@@ -181,3 +181,18 @@ def test_without_vllm_the_engine_says_how_to_get_it():
 
     with pytest.raises(VLLMUnavailable, match=r"gui-grpo\[vllm\]"):
         VLLMEngine("/nonexistent/model")
+
+
+def test_seeded_sampler_draws_from_the_tempered_distribution_and_never_a_banned_token():
+    from gui_grpo.engine import SeededSampler
+
+    logits = torch.tensor([[2.0, 0.5, -1.0, 1.0, 3.0, 0.0]]).repeat(4000, 1)  # (N, V)
+    sampler = SeededSampler(list(range(4000)), temperature=1.5, greedy=False, banned=[4])
+    counts = torch.zeros(6)
+    for _ in range(5):
+        tokens, logps = sampler.draw(logits.clone())
+        counts += torch.bincount(tokens, minlength=6)
+    expected = torch.softmax(torch.tensor([2.0, 0.5, -1.0, 1.0, float("-inf"), 0.0]) / 1.5, dim=0)
+    assert counts[4] == 0
+    assert (counts / counts.sum() - expected).abs().max() < 0.01  # 20,000 draws: about 4 standard errors
+    assert torch.allclose(logps, expected.log()[tokens])

@@ -72,9 +72,11 @@ def test_the_lean_path_covers_every_family(family_setup):
 
 @pytest.mark.parametrize("greedy", [True, False])
 @pytest.mark.parametrize("stop_every", [None, 3])
-def test_lean_decode_samples_what_model_forward_samples(family_setup, greedy, stop_every):
+@pytest.mark.parametrize("merge", [True, False], ids=["merged-weights", "modules"])
+def test_lean_decode_samples_what_model_forward_samples(family_setup, greedy, stop_every, merge):
     model, processor, builder, prompts = family_setup
     fast, plain = engines(model, processor, builder, stop_every)
+    fast._fast.merge = merge  # small models merge LoRA into fused weights; large ones call the modules
     seeds = None if greedy else [[1, 2, 3], [4, 5]]
     a = [c for row in fast.sample(prompts, [3, 2], seeds=seeds, greedy=greedy) for c in row]
     b = [c for row in plain.sample(prompts, [3, 2], seeds=seeds, greedy=greedy) for c in row]

@@ -236,3 +236,57 @@ def test_micro_batches_count_a_shared_prompt_once(family_model, tmp_path):
     )
     trainer = Trainer(cfg)
     assert trainer._micro_batches(group) == [group[:3], group[3:]]
+
+
+def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_tokens: int) -> dict:
+    """Sample G = 4 completions of two prompts in one call, then one update; its (clipped) LoRA gradients.
+
+    Gradients, not the updated weights: AdamW turns rounding-level gradients into lr-sized steps."""
+    from gui_grpo.rollout import episode_seed
+
+    cfg = config_from_dict(
+        {
+            "model": model_dir,
+            "out": str(tmp_path / f"run-{reuse}-{micro_batch_tokens}"),
+            "device": "cpu",
+            "dtype": "float32",
+            "progress_bar": False,
+            "prompt": dataclasses.asdict(PROMPT),
+            "lora": {"r": 4, "alpha": 8},
+            "rollout": {"max_new_tokens": 6},
+            "optim": {"lr": 1e-2, "reuse_prefill": reuse, "micro_batch_tokens": micro_batch_tokens},
+        }
+    )
+    trainer = Trainer(cfg)
+    torch.manual_seed(0)
+    for name, p in trainer.model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.05)
+    builder, engine = trainer.policy.builder, trainer.policy.engine
+    images = [builder.resize(screen((235, 235, 245))), builder.resize(screen((40, 40, 40)))]
+    prompts = [builder.build(t, [im], [], im.size) for t, im in zip(("Tap OK", "Open Settings now"), images)]
+    seeds = [[episode_seed(0, 0, g, m, 0) for m in range(4)] for g in range(2)]
+    rows = engine.sample(prompts, 4, seeds=seeds)
+    assert bool(engine.kept) == reuse
+    samples = []
+    for prompt, image, comps in zip(prompts, images, rows, strict=True):
+        for i, c in enumerate(comps):
+            step = Step(prompt.text, [png_bytes(image)], image.size, prompt.model_image_size, c.token_ids,
+                        c.logprobs, c.text, "", True, prompt_tokens=c.prompt_tokens)
+            samples.append(Sample(step, advantage=(-1.0) ** i * (i + 1) / 4, weight=1.0))
+    if reuse:  # every micro-batch must take the kept prefill, never a prompt pass of its own
+        trainer._loss_stats = lambda chunk: pytest.fail("a micro-batch ran its prompt again")
+    metrics = trainer.update(samples)
+    assert not engine.kept  # the update drops the kept graphs
+    assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-5)  # on-policy: the recorded log-probs
+    return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+
+
+@pytest.mark.parametrize("micro_batch_tokens", [16384, 1])
+def test_reusing_the_sampling_prefill_gives_the_same_update(family_model, tmp_path, micro_batch_tokens):
+    """One micro-batch, or one per sample (the kept prefill then serves several backward passes)."""
+    _, _, _, model_dir = family_model("qwen2_5_vl")
+    reused = sampled_group_update(model_dir, tmp_path, True, micro_batch_tokens)
+    plain = sampled_group_update(model_dir, tmp_path, False, micro_batch_tokens)
+    for name, g in plain.items():
+        torch.testing.assert_close(reused[name], g, atol=1e-6, rtol=1e-4, msg=name)
