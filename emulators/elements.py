@@ -36,6 +36,9 @@ class Element:
     focused: bool = False
     scrollable: bool = False
     editable: bool = False
+    details: tuple[str, ...] = ()
+    """Text shown inside the element by non-interactive children and not already in its label (a
+    settings row's summary, a list item's second line): what a screen reader reads out with it."""
 
     @property
     def center(self) -> tuple[int, int]:
@@ -48,11 +51,14 @@ class Element:
         return self.text or self.content_desc
 
     def describe(self, with_center: bool = True) -> str:
-        """One line: ``[3] Switch "Wi-Fi" checked (540,612)``; the centre is in device pixels."""
+        """One line: ``[3] Switch "Wi-Fi" checked (540,612)``, ``[1] LinearLayout "Device name" ("Pixel 8")``;
+        the centre is in device pixels."""
         kind = self.class_name.rsplit(".", 1)[-1]
         parts = [f"[{self.index}] {kind}"]
         if self.label:
             parts.append(f'"{self.label}"')
+        if self.details:
+            parts.append("(" + ", ".join(f'"{d}"' for d in self.details) + ")")
         for flag in ("checked", "focused", "scrollable"):
             if getattr(self, flag):
                 parts.append(flag)
@@ -91,15 +97,10 @@ def number_elements(xml: str) -> list[Element]:
         raise BadUiDump(f"accessibility dump is not valid XML: {e}") from e
     elements: list[Element] = []
     for node in root.iter("node"):
-        if node.get("enabled", "true") != "true":
+        if node.get("enabled", "true") != "true" or not _interactive(node):
             continue
         class_name = node.get("class", "")
         editable = class_name.endswith("EditText")
-        interactive = editable or any(
-            _flag(node, f) for f in ("clickable", "long-clickable", "checkable", "scrollable")
-        )
-        if not interactive:
-            continue
         bounds = parse_bounds(node.get("bounds", "[0,0][0,0]"))
         if bounds[2] <= bounds[0] or bounds[3] <= bounds[1]:
             continue
@@ -118,6 +119,35 @@ def number_elements(xml: str) -> list[Element]:
                 focused=_flag(node, "focused"),
                 scrollable=_flag(node, "scrollable"),
                 editable=editable,
+                details=_details(node),
             )
         )
     return elements
+
+
+def _interactive(node: ET.Element) -> bool:
+    """Clickable, long-clickable, checkable, scrollable, or an editable text field."""
+    editable = node.get("class", "").endswith("EditText")
+    return editable or any(_flag(node, f) for f in ("clickable", "long-clickable", "checkable", "scrollable"))
+
+
+def _details(node: ET.Element) -> tuple[str, ...]:
+    """Texts of the non-interactive descendants of ``node`` (not looking inside interactive ones, which
+    are elements of their own), without those its own label already says. Scrolling containers hold
+    whole screens of other elements and get none."""
+    if _flag(node, "scrollable"):
+        return ()
+    label = node.get("text", "") or node.get("content-desc", "")
+    found: list[str] = []
+
+    def walk(parent: ET.Element) -> None:
+        for child in parent.findall("node"):
+            if _interactive(child):
+                continue
+            text = child.get("text", "") or child.get("content-desc", "")
+            if text and text not in label and text not in found:
+                found.append(text)
+            walk(child)
+
+    walk(node)
+    return tuple(found)

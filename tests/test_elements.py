@@ -38,3 +38,43 @@ def test_numbers_interactive_enabled_elements_in_order():
 def test_bad_dumps_raise_a_named_error(bad):
     with pytest.raises(BadUiDump):
         number_elements(bad)
+
+
+def _node(attrs: str, inner: str = "") -> str:
+    base = {"text": "", "content-desc": "", "class": "android.widget.TextView", "clickable": "false",
+            "checkable": "false", "scrollable": "false", "long-clickable": "false", "enabled": "true",
+            "bounds": "[0,0][100,100]"}
+    for pair in attrs.split(";"):
+        if pair:
+            k, v = pair.split("=", 1)
+            base[k] = v
+    fields = " ".join(f'{k}="{v}"' for k, v in base.items())
+    return f"<node {fields}>{inner}</node>"
+
+
+def test_a_row_carries_the_text_its_children_show():
+    """A settings row: clickable container, title in its content-desc, summary in a child TextView; the
+    switch inside is an element of its own and its label is not repeated as the row's detail."""
+    row = _node(
+        "class=android.widget.LinearLayout;clickable=true;content-desc=Device name",
+        _node("text=Device name") + _node("text=Fjord Kestrel 89")
+        + _node("class=android.widget.Switch;checkable=true;clickable=true;content-desc=Sync", _node("text=On")),
+    )
+    listed = _node("class=android.widget.ScrollView;scrollable=true", row)
+    els = number_elements(f"<hierarchy>{listed}</hierarchy>")
+    scroll, parent, switch = els
+    assert scroll.details == ()  # a scrolling container would repeat the whole screen
+    assert parent.details == ("Fjord Kestrel 89",)
+    assert switch.details == ("On",)
+    assert parent.describe(with_center=False) == '[1] LinearLayout "Device name" ("Fjord Kestrel 89")'
+
+
+def test_the_calculator_result_is_listed_with_its_value():
+    from emulators.phonesim import SimDevice
+
+    device = SimDevice(seed=3, resolution="small")
+    device.shell("monkey -p com.android.calculator2 -c android.intent.category.LAUNCHER 1")
+    for key in ("7", "×", "6", "="):
+        e = next(x for x in device.elements() if x.label == key)
+        device.tap(*e.center)
+    assert device.elements()[0].label == "42"

@@ -207,7 +207,10 @@ class CalculatorApp(App):
         done = bool(v.get("done", False))
         formula = RightText(str(v.get("expr", "")), 30 if not done else 22,
                             "secondary" if done else "primary", rid=f"{PKG}:id/formula")
-        result = RightText(str(v.get("result", "")), 40, "accent", rid=f"{PKG}:id/result")
+        # Long-clickable like AOSP's result view (long press copies it), so the accessibility tree
+        # lists the result among the interactive elements; PhoneSim has no clipboard, it only says so.
+        result = RightText(str(v.get("result", "")), 40, "accent", rid=f"{PKG}:id/result",
+                           on_long_click=lambda: ctx.toast("Copied"))
         display = Column([Column([], weight=1), formula, result], pad=(20, 16, 20, 16), gap=8, weight=1,
                          rid=f"{PKG}:id/display")
         pad = Column([Row([_key(ctx, k) for k in row]) for row in KEY_ROWS], pad=(8, 4, 8, 12), bg="surface",
