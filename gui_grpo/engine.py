@@ -5,17 +5,22 @@ Hugging Face models on CPU or GPU, ``gui_grpo.vllm_engine.VLLMEngine`` runs vLLM
 
 ``HFEngine`` decodes with its own loop over the model's KV cache:
 
-- **Shared prefill.** The P distinct prompts of a call are run forward once; the cache and last logits
-  are then gathered n-fold (``cache.batch_select_indices`` with repeated rows) and the n samples of each
-  prompt are decoded from the copies. ``generate(num_return_sequences=n)`` would run the screenshot-heavy
-  prompt n times. Rows that stop are dropped from the cache, so finished samples cost nothing.
+- **Shared prefill.** The P distinct prompts of a call are run forward once and the n samples of each
+  prompt are decoded from that one prefill; ``generate(num_return_sequences=n)`` would run the
+  screenshot-heavy prompt n times.
+- **Lean decode step** (``gui_grpo.fast_decode``, Qwen VL models): the model's own layers over a
+  pre-allocated cache, a prompt's keys and values read once for all its samples (cascade attention),
+  LoRA merged into fused projections for small models. Other models decode through ``model.forward``
+  with the cache gathered n-fold; rows that stop are dropped from it.
 - **Per-row seeds.** ``SeededSampler`` draws each row's token from that row's own ``torch.Generator``, so
   a sample depends only on its seed, never on which rows share the batch or how many prompts were merged.
 - **Sampled-distribution log-probs.** Recorded log-probs are ``log_softmax(logits / temperature)`` with the
   never-sampled vision placeholder tokens masked out and no top-k / top-p truncation, which is exactly what
   ``gui_grpo.logprobs.completion_logprobs`` recomputes for the loss.
 - **Multimodal RoPE.** Qwen VL models keep 3-D rope offsets (``rope_deltas``) from the prefill; decode
-  positions are ``unpadded index + delta`` per row, gathered along with the cache.
+  positions are ``unpadded index + delta`` per row.
+- **Kept prefill** (``keep_prefill``, set by the trainer from ``optim.reuse_prefill``): prompts sampled more
+  than once are prefilled with gradients and kept in ``kept``, so an on-policy loss pass reuses them.
 
 ``Policy`` (builder + engine) merges identical prompts of one call, such as the G members' first screen
 of a group, into one prompt sampled G times with the members' own seeds.

@@ -192,6 +192,103 @@ class StepDecoder:
         return self.head(self.lm.norm(h)[:, -1, :])  # (S, V)
 
 
+def _slots(rows: torch.Tensor, prompts: int) -> tuple[torch.Tensor, int]:
+    """Each row's slot in a grid of ``prompts`` × n (n = most rows of one prompt), and n."""
+    counts = torch.bincount(rows, minlength=prompts)  # (U,)
+    n = int(counts.max())
+    firsts = torch.cumsum(counts, 0) - counts  # (U,) first position of each prompt's rows when sorted
+    order = torch.argsort(rows, stable=True)
+    rank = torch.empty_like(rows)
+    rank[order] = torch.arange(len(rows), device=rows.device) - firsts[rows[order]]
+    return rows * n + rank, n
+
+
+def _to_grid(x: torch.Tensor, slot: torch.Tensor, size: int) -> torch.Tensor:
+    """Rows of ``x`` placed at their slots of a zero grid of ``size`` rows (differentiable)."""
+    return x.new_zeros(size, *x.shape[1:]).index_copy(0, slot, x)
+
+
+def cascade_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    prefix_k: torch.Tensor,
+    prefix_v: torch.Tensor,
+    rows: torch.Tensor,
+    bias: torch.Tensor | None,
+    scale: float,
+) -> torch.Tensor:
+    """Attention of B completions of L tokens, each after prompt ``rows[i]``, differentiable throughout.
+
+    q (B, L, H, d) and k, v (B, L, h, d) of the completions; prefix_k, prefix_v (U, h, P, d) of the
+    prompts, each held once (still on the autograd graph); bias (U, 1, 1, P) is -inf at prompt padding.
+    A completion's queries meet its prompt's keys in one product per prompt (all n completions of a
+    prompt together) and its own keys under a causal mask; one softmax over both. Returns (B, L, H, d).
+    """
+    b, length, nq, d = q.shape
+    u, nk, p = prefix_k.shape[0], prefix_k.shape[1], prefix_k.shape[2]
+    g = nq // nk
+    slot, n = _slots(rows, u)
+    qg = _to_grid(q, slot, u * n).view(u, n, length, nk, g, d)
+    qg = qg.permute(0, 3, 1, 4, 2, 5).reshape(u, nk, n * g * length, d)
+    scores_p = qg @ prefix_k.transpose(-1, -2) * scale  # (U, h, n·g·L, P)
+    if bias is not None:
+        scores_p = scores_p + bias
+    scores_p = (
+        scores_p.view(u, nk, n, g, length, p).permute(0, 2, 1, 3, 4, 5).reshape(u * n, nk, g, length, p)
+    )
+    scores_p = scores_p.index_select(0, slot)  # (B, h, g, L, P)
+    qo = q.view(b, length, nk, g, d).permute(0, 2, 3, 1, 4)  # (B, h, g, L, d)
+    ko = k.permute(0, 2, 1, 3)[:, :, None]  # (B, h, 1, L, d)
+    vo = v.permute(0, 2, 1, 3)[:, :, None]
+    causal = torch.ones(length, length, dtype=torch.bool, device=q.device).triu(1)
+    scores_o = (qo @ ko.transpose(-1, -2) * scale).masked_fill(causal, float("-inf"))  # (B, h, g, L, L)
+    weights = torch.softmax(torch.cat([scores_p, scores_o], dim=-1), dim=-1)  # (B, h, g, L, P + L)
+    wp = _to_grid(weights[..., :p], slot, u * n).view(u, n, nk, g, length, p)
+    wp = wp.permute(0, 2, 1, 3, 4, 5).reshape(u, nk, n * g * length, p)
+    from_prefix = (wp @ prefix_v).view(u, nk, n, g, length, d).permute(0, 2, 1, 3, 4, 5)  # (U, n, h, g, L, d)
+    from_prefix = from_prefix.reshape(u * n, nk, g, length, d).index_select(0, slot)  # (B, h, g, L, d)
+    out = from_prefix + weights[..., p:] @ vo  # (B, h, g, L, d)
+    return out.permute(0, 3, 1, 2, 4).reshape(b, length, nq, d)
+
+
+def completion_logits(
+    decoder: StepDecoder,
+    prefix_k: list[torch.Tensor],
+    prefix_v: list[torch.Tensor],
+    prompt_mask: torch.Tensor,
+    rows: torch.Tensor,
+    ids: torch.Tensor,
+    positions: torch.Tensor,
+) -> torch.Tensor:
+    """Logits (B, L, V) of completions ``ids`` (B, L) at text ``positions`` (B, L), each after prompt
+    ``rows[i]`` whose per-layer keys and values (U, h, P, d) the prefill left; with gradients through
+    the LoRA layers (called as modules) and into the prefill. ``prompt_mask`` (U, P) is 0 at padding."""
+    lm, d = decoder.lm, decoder.head_dim
+    bias = None
+    if not bool(prompt_mask.all()):
+        zero = torch.zeros(prompt_mask.shape, dtype=prefix_k[0].dtype, device=prompt_mask.device)
+        bias = zero.masked_fill(prompt_mask == 0, float("-inf"))[:, None, None, :]  # (U, 1, 1, P)
+    h = lm.embed_tokens(ids)  # (B, L, H)
+    cos, sin = lm.rotary_emb(h, positions[None].expand(3, -1, -1))  # (B, L, d) each
+    cos, sin = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, d)
+    b, length = ids.shape
+    for i, layer in enumerate(lm.layers):
+        attn = layer.self_attn
+        x = layer.input_layernorm(h)
+        q = attn.q_proj(x).view(b, length, -1, d)
+        k = attn.k_proj(x).view(b, length, -1, d)
+        v = attn.v_proj(x).view(b, length, -1, d)
+        if hasattr(attn, "q_norm"):  # Qwen3: per-head norms before the rotary embedding
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        out = cascade_attention(q, k, v, prefix_k[i], prefix_v[i], rows, bias, decoder.scale)
+        h = h + attn.o_proj(out.reshape(b, length, -1))
+        h = h + layer.mlp(layer.post_attention_layernorm(h))
+    return decoder.head(lm.norm(h))  # (B, L, V)
+
+
 def decoder_for(model: Any) -> StepDecoder | None:
     """The lean decode step for ``model``, or None when its architecture is not one this path covers."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from gui_grpo.fast_decode import completion_logits, decoder_for, prefill_kv
 from gui_grpo.logprobs import CompletionStats, completion_mask, token_stats
 
 
@@ -146,18 +147,25 @@ def completion_pass(
     targets = targets.to(device)
     logp, ent = token_stats(prefix.first_logits[rows], targets[:, :1], temperature, banned_ids, entropy)
     if max(lens) > 1:
-        cache = gathered_cache(prefix.cache, rows)  # (B, heads, P, d) per layer, still on the autograd graph
         last = prefix.positions[..., rows, -1]  # (3, B) or (B,): left padding puts all ends last
         prompt_mask = prefix.attention_mask[rows]
         ids, positions, mask = _completion_inputs(completions, pad_id, last, prompt_mask, device)
-        step = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            use_cache=True,
-            **{_cache_keyword(model): cache},
-        )
-        rest_logp, rest_ent = token_stats(step.logits, targets[:, 1:], temperature, banned_ids, entropy)
+        decoder = decoder_for(model)
+        if decoder is not None and positions.dim() == 3:  # Qwen VL: completions against the prompts' KV
+            keys, values = prefill_kv(prefix.cache)
+            pos = positions[0]  # (B, L-1): text positions agree on all three axes
+            logits = completion_logits(decoder, keys, values, prefix.attention_mask, rows, ids, pos)
+        else:
+            cache = gathered_cache(prefix.cache, rows)  # (B, heads, P, d) per layer, on the autograd graph
+            step = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                use_cache=True,
+                **{_cache_keyword(model): cache},
+            )
+            logits = step.logits
+        rest_logp, rest_ent = token_stats(logits, targets[:, 1:], temperature, banned_ids, entropy)
         logp = torch.cat([logp, rest_logp], dim=1)  # (B, L)
         ent = torch.cat([ent, rest_ent], dim=1)  # (B, L)
     return _right_aligned_stats(logp, ent, lens)
@@ -166,8 +174,6 @@ def completion_pass(
 def gathered_cache(cache: Any, rows: torch.Tensor) -> Any:
     """A new ``DynamicCache`` holding ``rows`` of ``cache`` (which stays as it is, for other uses)."""
     from transformers import DynamicCache
-
-    from gui_grpo.fast_decode import prefill_kv
 
     keys, values = prefill_kv(cache)
     out = DynamicCache()
