@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from gui_grpo.fast_decode import PrefixCache, StepDecoder, decoder_for, prefill_kv
+from gui_grpo.fast_decode import PrefixCache, StepDecoder, decoder_for, last_layer_keys_only, prefill_kv
 from gui_grpo.shared_prefix import PrefixPass, gathered_cache, prefix_pass
 
 if TYPE_CHECKING:
@@ -305,7 +305,8 @@ class HFEngine:
             holder = self._rope
             if holder is not None:
                 holder.rope_deltas = None  # stale offsets of an earlier call must not leak into this prefill
-            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+            with last_layer_keys_only(self.model):  # only the last position's logits are kept
+                out = self.model(**inputs, use_cache=True, logits_to_keep=1)
             cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
             logits = out.logits[:, -1, :][index]  # (R, V)
             deltas = holder.rope_deltas if holder is not None else None
@@ -455,13 +456,17 @@ class _StaticSteps:
         self.offset = torch.zeros(len(counts) * n, dtype=offset.dtype, device=device)  # (U·n,)
         self.offset[self.slots] = offset
         self.tokens = torch.zeros(len(counts) * n, dtype=torch.long, device=device)  # (U·n,)
+        steps = torch.arange(new, device=device)  # every decode step's positions, one rotary call
+        like = keys[0][:1, :1, :1, :1]
+        self.cos, self.sin = decoder.rope(self.offset[:, None] + steps, like)  # (U·n, new, d) each
 
     def select(self, rows: torch.Tensor) -> None:
         self.slots = self.slots[rows]
 
     def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
         self.tokens[self.slots] = chosen
-        logits = self.decoder(self.tokens, self.offset + t, self.cache, self.proj)  # (U·n, V)
+        rope = (self.cos[:, t], self.sin[:, t])
+        logits = self.decoder(self.tokens, rope, self.cache, self.proj)  # (U·n, V)
         return logits[self.slots]  # (A, V)
 
 

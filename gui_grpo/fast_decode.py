@@ -167,14 +167,22 @@ class StepDecoder:
         with torch.no_grad():
             return [_Projections(layer, self.merge) for layer in self.lm.layers]
 
+    def rope(self, positions: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotary tables (S, T, d) for text ``positions`` (S, T), from the model's own ``rotary_emb``."""
+        pos = positions[None].expand(3, -1, -1)  # (3, S, T): text positions agree on all three axes
+        return self.lm.rotary_emb(like, pos)
+
     def __call__(
-        self, tokens: torch.Tensor, positions: torch.Tensor, cache: PrefixCache, proj: list[_Projections]
+        self,
+        tokens: torch.Tensor,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        cache: PrefixCache,
+        proj: list[_Projections],
     ) -> torch.Tensor:
-        """Logits (S, V) after feeding ``tokens`` (S,) at ``positions`` (S,), one per slot."""
+        """Logits (S, V) after feeding ``tokens`` (S,), one per slot, with this step's rotary tables
+        ``rope`` (cos, sin), each (S, d)."""
         h = self.lm.embed_tokens(tokens[:, None])  # (S, 1, H)
-        pos = positions.view(1, -1, 1).expand(3, -1, -1)  # (3, S, 1): text positions agree on all axes
-        cos, sin = self.lm.rotary_emb(h, pos)  # (S, 1, d) each
-        cos, sin = cos[:, 0, None, :], sin[:, 0, None, :]  # (S, 1, d)
+        cos, sin = rope[0][:, None, :], rope[1][:, None, :]  # (S, 1, d)
         d = self.head_dim
         for i, (layer, p) in enumerate(zip(self.lm.layers, proj, strict=True)):
             x = layer.input_layernorm(h)[:, 0]  # (S, H)
@@ -313,3 +321,49 @@ def prefill_kv(cache: Any) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     if layers is not None:
         return [layer.keys for layer in layers], [layer.values for layer in layers]
     return list(cache.key_cache), list(cache.value_cache)
+
+
+class last_layer_keys_only:  # noqa: N801 - a context manager, used like a function
+    """While active, the language model's last layer computes keys and values for every prompt token
+    (they go to the cache) but attention and MLP only for the last token, the one whose logits the
+    prefill keeps. The other positions' outputs of that layer are never read (``logits_to_keep=1``, no
+    hidden states asked for), so skipping them changes neither the cache, nor the logits, nor any
+    gradient; it saves most of a layer's forward and backward over the prompt."""
+
+    def __init__(self, model: Any) -> None:
+        self.decoder = decoder_for(model)
+        self.layer = self.decoder.lm.layers[-1] if self.decoder is not None else None
+
+    def __enter__(self) -> None:
+        if self.layer is not None:
+            self.layer.forward = self._forward  # instance attribute: shadows the class's forward
+
+    def __exit__(self, *exc: object) -> None:
+        if self.layer is not None:
+            del self.layer.forward
+
+    def _forward(self, hidden_states: torch.Tensor, attention_mask: Any = None, *args: Any, **kwargs: Any):
+        layer, d = self.layer, self.decoder.head_dim
+        attn = layer.self_attn
+        cache = kwargs.get("cache", kwargs.get("past_key_values"))
+        cos, sin = kwargs["position_embeddings"]  # (U, P, d) each
+        b, p, _ = hidden_states.shape
+        x = layer.input_layernorm(hidden_states)  # (U, P, H)
+        k = attn.k_proj(x).view(b, p, -1, d)
+        v = attn.v_proj(x).view(b, p, -1, d)
+        q = attn.q_proj(x[:, -1:]).view(b, 1, -1, d)
+        if hasattr(attn, "q_norm"):
+            q, k = attn.q_norm(q), attn.k_norm(k)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (U, heads, T, d)
+        c, s = cos[:, None], sin[:, None]  # (U, 1, P, d)
+        q = q * c[:, :, -1:] + _rotate_half(q) * s[:, :, -1:]
+        k = k * c + _rotate_half(k) * s
+        if cache is not None:
+            k, v = cache.update(k, v, attn.layer_idx)
+        mask = attention_mask[:, :, -1:, :] if isinstance(attention_mask, torch.Tensor) else None
+        groups = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=attn.scaling)  # (U, H, 1, d)
+        last = hidden_states[:, -1:] + attn.o_proj(out.transpose(1, 2).reshape(b, 1, -1))
+        last = last + layer.mlp(layer.post_attention_layernorm(last))
+        return torch.cat([hidden_states[:, :-1], last], dim=1)

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from gui_grpo.fast_decode import completion_logits, decoder_for, prefill_kv
+from gui_grpo.fast_decode import completion_logits, decoder_for, last_layer_keys_only, prefill_kv
 from gui_grpo.logprobs import CompletionStats, completion_mask, token_stats
 
 
@@ -121,7 +121,8 @@ def prefix_pass(model: Any, prompts: dict[str, torch.Tensor]) -> PrefixPass:
     device = next(model.parameters()).device
     prompts = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in prompts.items()}
     pos = prompt_positions(model, prompts)  # (3, U, P) or (U, P)
-    out = model(**prompts, position_ids=pos, use_cache=True, logits_to_keep=1)
+    with last_layer_keys_only(model):  # only the last position's logits are kept
+        out = model(**prompts, position_ids=pos, use_cache=True, logits_to_keep=1)
     cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
     return PrefixPass(cache, out.logits[:, -1:, :], pos, prompts["attention_mask"])
 
