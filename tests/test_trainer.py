@@ -127,8 +127,8 @@ def test_non_finite_loss_skips_the_step(tiny_model_dir, tmp_path, monkeypatch):
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
     real = trainer._micro_loss
 
-    def poisoned(chunk):
-        loss, m = real(chunk)
+    def poisoned(chunk, *kept):
+        loss, m = real(chunk, *kept)
         return loss * float("nan"), {**m, "loss": float("nan")}
 
     monkeypatch.setattr(trainer, "_micro_loss", poisoned)
