@@ -57,8 +57,10 @@ def test_a_row_carries_the_text_its_children_show():
     switch inside is an element of its own and its label is not repeated as the row's detail."""
     row = _node(
         "class=android.widget.LinearLayout;clickable=true;content-desc=Device name",
-        _node("text=Device name") + _node("text=Fjord Kestrel 89")
-        + _node("class=android.widget.Switch;checkable=true;clickable=true;content-desc=Sync", _node("text=On")),
+        _node("text=Device name")
+        + _node("text=Fjord Kestrel 89")
+        + _node("class=android.widget.Switch;checkable=true;clickable=true;content-desc=Sync",
+                _node("text=On")),
     )
     listed = _node("class=android.widget.ScrollView;scrollable=true", row)
     els = number_elements(f"<hierarchy>{listed}</hierarchy>")

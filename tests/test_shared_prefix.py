@@ -264,7 +264,8 @@ def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_toke
             torch.nn.init.normal_(p, std=0.05)
     builder, engine = trainer.policy.builder, trainer.policy.engine
     images = [builder.resize(screen((235, 235, 245))), builder.resize(screen((40, 40, 40)))]
-    prompts = [builder.build(t, [im], [], im.size) for t, im in zip(("Tap OK", "Open Settings now"), images)]
+    texts = ("Tap OK", "Open Settings now")
+    prompts = [builder.build(t, [im], [], im.size) for t, im in zip(texts, images, strict=True)]
     seeds = [[episode_seed(0, 0, g, m, 0) for m in range(4)] for g in range(2)]
     rows = engine.sample(prompts, 4, seeds=seeds)
     assert bool(engine.kept) == reuse
