@@ -28,6 +28,7 @@ log-probs for every family, with LoRA on and off, padded prompts and rows that s
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -153,8 +154,7 @@ class PrefixCache:
 class StepDecoder:
     """One decode step of a Qwen VL language model on a ``PrefixCache``."""
 
-    def __init__(self, model: Any, lm: Any, head: Any) -> None:
-        self.model = model
+    def __init__(self, lm: Any, head: Any) -> None:
         self.lm = lm
         self.head = head
         self.merge = sum(p.numel() for p in lm.parameters()) < MERGE_BELOW
@@ -297,8 +297,20 @@ def completion_logits(
     return decoder.head(lm.norm(h))  # (B, L, V)
 
 
+_DECODERS: weakref.WeakKeyDictionary[Any, StepDecoder | None] = weakref.WeakKeyDictionary()
+
+
 def decoder_for(model: Any) -> StepDecoder | None:
-    """The lean decode step for ``model``, or None when its architecture is not one this path covers."""
+    """The lean decode step for ``model``, or None when its architecture is not one this path covers.
+
+    Looked up once per model: every prefill and every loss micro-batch asks, and building one counts
+    the language model's parameters."""
+    if model not in _DECODERS:
+        _DECODERS[model] = _build_decoder(model)
+    return _DECODERS[model]
+
+
+def _build_decoder(model: Any) -> StepDecoder | None:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     lm = getattr(getattr(base, "model", None), "language_model", None)
     head = getattr(base, "lm_head", None)
@@ -312,7 +324,7 @@ def decoder_for(model: Any) -> StepDecoder | None:
     parts = ("input_layernorm", "post_attention_layernorm", "self_attn", "mlp")
     if not all(hasattr(layer, a) for a in parts) or not hasattr(layer.self_attn, "scaling"):
         return None
-    return StepDecoder(model, lm, head)
+    return StepDecoder(lm, head)
 
 
 def prefill_kv(cache: Any) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

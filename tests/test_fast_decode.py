@@ -16,12 +16,7 @@ from gui_grpo.prompts import PromptBuilder, PromptConfig
 PROMPT = PromptConfig(observation="pixels", action_format="json", max_pixels=28 * 28 * 24)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def screen(colour: tuple[int, int, int]) -> Image.Image:
@@ -76,9 +71,13 @@ def test_the_lean_path_covers_every_family(family_setup):
 def test_lean_decode_samples_what_model_forward_samples(family_setup, greedy, stop_every, merge):
     model, processor, builder, prompts = family_setup
     fast, plain = engines(model, processor, builder, stop_every)
+    default = fast._fast.merge  # one decoder per model: put the setting back for the next test
     fast._fast.merge = merge  # small models merge LoRA into fused weights; large ones call the modules
     seeds = None if greedy else [[1, 2, 3], [4, 5]]
-    a = [c for row in fast.sample(prompts, [3, 2], seeds=seeds, greedy=greedy) for c in row]
+    try:
+        a = [c for row in fast.sample(prompts, [3, 2], seeds=seeds, greedy=greedy) for c in row]
+    finally:
+        fast._fast.merge = default
     b = [c for row in plain.sample(prompts, [3, 2], seeds=seeds, greedy=greedy) for c in row]
     assert [c.token_ids for c in a] == [c.token_ids for c in b]
     if stop_every and not greedy:
