@@ -18,3 +18,15 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("tiny-qwen2_5_vl")
     init_model(out, family="qwen2_5_vl", size="tiny", seed=0)
     return str(out)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run fastest single-threaded, and the test machine's cores are shared: modules that
+    sample a lot use it with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -17,13 +17,7 @@ from gui_grpo.rollout import Policy
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run fastest single-threaded, and the test machine's cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
