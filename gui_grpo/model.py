@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -17,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
+from torch.nn import functional as F
 from transformers import AutoModelForImageTextToText, AutoProcessor, ProcessorMixin
 
 from gui_grpo.coords import FAMILIES
@@ -142,6 +144,35 @@ def vision_tower(model: nn.Module) -> nn.Module:
     return visual
 
 
+def patch_embed_as_matmul(model: nn.Module) -> int:
+    """Run the vision patch embedding as the matrix product it is; returns how many modules changed.
+
+    Qwen's patch embedding is a Conv3d whose kernel equals its stride, applied to inputs the processor
+    already cut into one patch each, so it is a linear map of each flattened patch. On CPUs mkldnn's
+    Conv3d takes about 3x the time of the product (800 patches of the tiny model: 2.4 vs 0.7 ms); the
+    weights and their gradients are the module's own, unchanged.
+    """
+    changed = 0
+    for module in model.modules():
+        proj = getattr(module, "proj", None)
+        if (
+            type(module).__name__.endswith("PatchEmbed")
+            and isinstance(proj, nn.Conv3d)
+            and proj.kernel_size == proj.stride
+            and all(p == 0 for p in proj.padding)
+            and proj.groups == 1
+        ):
+            module.forward = types.MethodType(_patch_embed_forward, module)
+            changed += 1
+    return changed
+
+
+def _patch_embed_forward(self: nn.Module, hidden_states: torch.Tensor) -> torch.Tensor:
+    weight = self.proj.weight  # (E, C, T, P, P)
+    patches = hidden_states.reshape(-1, weight[0].numel()).to(weight.dtype)  # (N, C·T·P·P)
+    return F.linear(patches, weight.reshape(len(weight), -1), self.proj.bias)  # (N, E)
+
+
 def parameter_counts(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -233,5 +264,6 @@ def load_policy(
         model.requires_grad_(True)
     if not isinstance(model, PeftModel) or not train_vision:
         vision_tower(model).requires_grad_(train_vision)
+    patch_embed_as_matmul(model)
     model.eval()
     return LoadedPolicy(model, processor, family)

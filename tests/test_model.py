@@ -23,6 +23,7 @@ from gui_grpo.model import (
     detect_family,
     load_policy,
     parameter_counts,
+    patch_embed_as_matmul,
     vision_tower,
 )
 from gui_grpo.modeling.build import init_model
@@ -285,3 +286,22 @@ def test_measure_tiny_and_small(tmp_path, model_dirs):
         f"batch 8 x {inputs['input_ids'].shape[1]} tokens fwd+bwd {min(times):.3f} s (1 thread)"
     )
     assert small.parameters > 2 * (total - trainable)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_patch_embedding_as_matmul_equals_the_convolution(model_dirs, family):
+    model = AutoModelForImageTextToText.from_pretrained(model_dirs[family])
+    processor = AutoProcessor.from_pretrained(model_dirs[family])
+    pixels = chat_inputs(processor, [screenshot()])["pixel_values"].requires_grad_(True)
+    embed = vision_tower(model).patch_embed
+    conv = embed(pixels)
+    (conv_grad,) = torch.autograd.grad(conv.square().sum(), embed.proj.weight)
+    assert patch_embed_as_matmul(model) == 1
+    fast = embed(pixels)
+    (fast_grad,) = torch.autograd.grad(fast.square().sum(), embed.proj.weight)
+    assert fast.shape == conv.shape
+    torch.testing.assert_close(fast, conv, rtol=1e-5, atol=1e-5)
+    # Summation order differs over N patches: compare the gradients as vectors.
+    assert float((fast_grad - conv_grad).norm() / conv_grad.norm()) < 1e-5
+    policy, _, _ = load_policy(model_dirs[family], device="cpu")
+    assert "_patch_embed_forward" in repr(vision_tower(policy).patch_embed.forward)
