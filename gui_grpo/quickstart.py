@@ -56,6 +56,8 @@ class Preset:
     eval_episodes: int = 200
     heldout_episodes: int = 50
     eval_batch: int = 25
+    progress_bar: bool = True
+    """A tqdm bar during GRPO; off (``--no-progress``) prints one line per step."""
     prompt: PromptConfig = field(default_factory=lambda: QUICKSTART_PROMPT)
 
 
@@ -171,6 +173,7 @@ def grpo(preset: Preset, warm: Path, out: Path) -> Path:
             "seed": preset.seed,
             "device": "cpu",
             "dtype": "float32",
+            "progress_bar": preset.progress_bar,
             "rollout": {
                 "groups_per_step": preset.groups_per_step,
                 "group_size": preset.group_size,

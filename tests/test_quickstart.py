@@ -9,7 +9,8 @@ import sys
 
 def test_train_smoke_preset_end_to_end(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "gui_grpo", "train", "--preset", "smoke", "--out", "runs/smoke"],
+        [sys.executable, "-m", "gui_grpo", "train", "--preset", "smoke", "--out", "runs/smoke"]
+        + ["--no-progress"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -25,3 +26,5 @@ def test_train_smoke_preset_end_to_end(tmp_path):
         assert 0.0 <= summary[key]["success_rate"] <= 1.0 and len(summary[key]["success_ci95"]) == 2
     assert "warm start, test-split params" in proc.stdout and "GRPO, test-split params" in proc.stdout
     assert "run directory" in proc.stdout
+    # --no-progress reaches the preset's GRPO phase: a line per step on stdout, no tqdm bar on stderr.
+    assert "step=1" in proc.stdout and "step/s" not in proc.stderr

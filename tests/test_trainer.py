@@ -107,7 +107,7 @@ def test_train_writes_config_metrics_and_final_checkpoint(tiny_model_dir, tmp_pa
     [
         (["train", "--model", "/nonexistent/model"], "does not exist"),
         (["train", "--set", "steps=2"], "--model"),
-        (["train", "--preset", "smoke", "--lr", "0.1"], "only --out and --seed"),
+        (["train", "--preset", "smoke", "--lr", "0.1"], "only --out, --seed and --no-progress"),
         (["train", "--model", ".", "--group-size", "1"], "group_size"),
     ],
 )

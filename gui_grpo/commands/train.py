@@ -194,9 +194,14 @@ def run_preset(args: argparse.Namespace) -> int:
     allowed = {"out", "seed"}
     extra = [k for k in overrides_from_args(args) if k not in allowed and k != "progress_bar"]
     if extra:
-        raise UserError(f"--preset runs a fixed job; it takes only --out and --seed (got {', '.join(extra)})")
+        raise UserError(
+            "--preset runs a fixed job; it takes only --out, --seed and --no-progress "
+            f"(got {', '.join(extra)})"
+        )
     preset = PRESETS[args.preset or "quickstart"]
     changes = {k: getattr(args, k) for k in allowed if getattr(args, k) is not None}
+    if args.no_progress:
+        changes["progress_bar"] = False
     run_quickstart(dataclasses.replace(preset, **changes))
     return 0
 
