@@ -216,48 +216,74 @@ def _to_grid(x: torch.Tensor, slot: torch.Tensor, size: int) -> torch.Tensor:
     return x.new_zeros(size, *x.shape[1:]).index_copy(0, slot, x)
 
 
+class CascadeLayout:
+    """Where B completions of L tokens sit in a grid of U prompts × n slots, and the additive mask of
+    their attention, built once per loss pass and shared by every layer.
+
+    Each prompt's queries (all n slots × g query heads per key head × L tokens, as rows) meet one key
+    sequence: the prompt's P keys followed by the n·L keys of its slots. The mask (U, 1, n·g·L, P + n·L)
+    is 0 where a row may look (the prompt's unpadded keys; its own slot's keys up to its own token) and
+    -inf elsewhere; empty slots (prompts with fewer than n completions) are seen by no row.
+    """
+
+    def __init__(
+        self, rows: torch.Tensor, prompt_mask: torch.Tensor, groups: int, length: int, dtype: torch.dtype
+    ) -> None:
+        u, p = prompt_mask.shape
+        self.slot, self.n = _slots(rows, u)
+        b, n = len(rows), self.n
+        self.identity = u * n == b and bool((self.slot == torch.arange(b, device=rows.device)).all())
+        device = rows.device
+        own_slot = torch.eye(n, dtype=torch.bool, device=device)  # query slot × key slot
+        causal = torch.ones(length, length, dtype=torch.bool, device=device).tril()  # query × key token
+        seen = own_slot[:, None, None, :, None] & causal[None, None, :, None, :]  # (n, 1, L, n, L)
+        seen = seen.expand(n, groups, length, n, length).reshape(n * groups * length, n * length)
+        own = torch.zeros(seen.shape, dtype=dtype, device=device).masked_fill(~seen, float("-inf"))
+        prefix = torch.zeros(u, p, dtype=dtype, device=device).masked_fill(prompt_mask == 0, float("-inf"))
+        queries = n * groups * length
+        self.mask = torch.cat(
+            [prefix[:, None, None, :].expand(u, 1, queries, p), own.expand(u, 1, queries, n * length)], dim=-1
+        )  # (U, 1, n·g·L, P + n·L)
+
+    def grid(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, ...) rows at their slots of a (U·n, ...) grid (zeros in empty slots), differentiable."""
+        return x if self.identity else _to_grid(x, self.slot, self.mask.shape[0] * self.n)
+
+    def rows(self, x: torch.Tensor) -> torch.Tensor:
+        """(U·n, ...) grid back to the B completions' order."""
+        return x if self.identity else x.index_select(0, self.slot)
+
+
 def cascade_attention(
     q: torch.Tensor,
     k: torch.Tensor,
     v: torch.Tensor,
     prefix_k: torch.Tensor,
     prefix_v: torch.Tensor,
-    rows: torch.Tensor,
-    bias: torch.Tensor | None,
+    layout: CascadeLayout,
     scale: float,
 ) -> torch.Tensor:
-    """Attention of B completions of L tokens, each after prompt ``rows[i]``, differentiable throughout.
+    """Attention of B completions of L tokens, each after its prompt, differentiable throughout.
 
     q (B, L, H, d) and k, v (B, L, h, d) of the completions; prefix_k, prefix_v (U, h, P, d) of the
-    prompts, each held once (still on the autograd graph); bias (U, 1, 1, P) is -inf at prompt padding.
-    A completion's queries meet its prompt's keys in one product per prompt (all n completions of a
-    prompt together) and its own keys under a causal mask; one softmax over both. Returns (B, L, H, d).
+    prompts, each held once (still on the autograd graph). Per prompt and key head, one product of all
+    its slots' queries with [prompt keys; slots' keys], the layout's mask, one softmax and one product
+    with the values: the large (rows × keys) tensors are written only by the product and the softmax.
+    Returns (B, L, H, d).
     """
     b, length, nq, d = q.shape
-    u, nk, p = prefix_k.shape[0], prefix_k.shape[1], prefix_k.shape[2]
-    g = nq // nk
-    slot, n = _slots(rows, u)
-    qg = _to_grid(q, slot, u * n).view(u, n, length, nk, g, d)
-    qg = qg.permute(0, 3, 1, 4, 2, 5).reshape(u, nk, n * g * length, d)
-    scores_p = qg @ prefix_k.transpose(-1, -2) * scale  # (U, h, n·g·L, P)
-    if bias is not None:
-        scores_p = scores_p + bias
-    scores_p = (
-        scores_p.view(u, nk, n, g, length, p).permute(0, 2, 1, 3, 4, 5).reshape(u * n, nk, g, length, p)
-    )
-    scores_p = scores_p.index_select(0, slot)  # (B, h, g, L, P)
-    qo = q.view(b, length, nk, g, d).permute(0, 2, 3, 1, 4)  # (B, h, g, L, d)
-    ko = k.permute(0, 2, 1, 3)[:, :, None]  # (B, h, 1, L, d)
-    vo = v.permute(0, 2, 1, 3)[:, :, None]
-    causal = torch.ones(length, length, dtype=torch.bool, device=q.device).triu(1)
-    scores_o = (qo @ ko.transpose(-1, -2) * scale).masked_fill(causal, float("-inf"))  # (B, h, g, L, L)
-    weights = torch.softmax(torch.cat([scores_p, scores_o], dim=-1), dim=-1)  # (B, h, g, L, P + L)
-    wp = _to_grid(weights[..., :p], slot, u * n).view(u, n, nk, g, length, p)
-    wp = wp.permute(0, 2, 1, 3, 4, 5).reshape(u, nk, n * g * length, p)
-    from_prefix = (wp @ prefix_v).view(u, nk, n, g, length, d).permute(0, 2, 1, 3, 4, 5)  # (U, n, h, g, L, d)
-    from_prefix = from_prefix.reshape(u * n, nk, g, length, d).index_select(0, slot)  # (B, h, g, L, d)
-    out = from_prefix + weights[..., p:] @ vo  # (B, h, g, L, d)
-    return out.permute(0, 3, 1, 2, 4).reshape(b, length, nq, d)
+    u, nk = prefix_k.shape[0], prefix_k.shape[1]
+    g, n = nq // nk, layout.n
+    qg = layout.grid(q * scale).view(u, n, length, nk, g, d).permute(0, 3, 1, 4, 2, 5)
+    qg = qg.reshape(u, nk, n * g * length, d)  # rows ordered (slot, group, token)
+    kg = layout.grid(k).view(u, n, length, nk, d).permute(0, 3, 1, 2, 4).reshape(u, nk, n * length, d)
+    vg = layout.grid(v).view(u, n, length, nk, d).permute(0, 3, 1, 2, 4).reshape(u, nk, n * length, d)
+    keys = torch.cat([prefix_k, kg], dim=2)  # (U, h, P + n·L, d)
+    values = torch.cat([prefix_v, vg], dim=2)
+    scores = (qg @ keys.transpose(-1, -2)).add_(layout.mask)  # (U, h, n·g·L, P + n·L)
+    out = torch.softmax(scores, dim=-1) @ values  # (U, h, n·g·L, d)
+    out = out.view(u, nk, n, g, length, d).permute(0, 2, 4, 1, 3, 5).reshape(u * n, length, nq, d)
+    return layout.rows(out)
 
 
 def completion_logits(
@@ -273,14 +299,12 @@ def completion_logits(
     ``rows[i]`` whose per-layer keys and values (U, h, P, d) the prefill left; with gradients through
     the LoRA layers (called as modules) and into the prefill. ``prompt_mask`` (U, P) is 0 at padding."""
     lm, d = decoder.lm, decoder.head_dim
-    bias = None
-    if not bool(prompt_mask.all()):
-        zero = torch.zeros(prompt_mask.shape, dtype=prefix_k[0].dtype, device=prompt_mask.device)
-        bias = zero.masked_fill(prompt_mask == 0, float("-inf"))[:, None, None, :]  # (U, 1, 1, P)
+    b, length = ids.shape
+    groups = lm.layers[0].self_attn.num_key_value_groups  # query heads per key head
+    layout = CascadeLayout(rows, prompt_mask, groups, length, prefix_k[0].dtype)
     h = lm.embed_tokens(ids)  # (B, L, H)
     cos, sin = lm.rotary_emb(h, positions[None].expand(3, -1, -1))  # (B, L, d) each
     cos, sin = cos[:, :, None, :], sin[:, :, None, :]  # (B, L, 1, d)
-    b, length = ids.shape
     for i, layer in enumerate(lm.layers):
         attn = layer.self_attn
         x = layer.input_layernorm(h)
@@ -291,7 +315,7 @@ def completion_logits(
             q, k = attn.q_norm(q), attn.k_norm(k)
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
-        out = cascade_attention(q, k, v, prefix_k[i], prefix_v[i], rows, bias, decoder.scale)
+        out = cascade_attention(q, k, v, prefix_k[i], prefix_v[i], layout, decoder.scale)
         h = h + attn.o_proj(out.reshape(b, length, -1))
         h = h + layer.mlp(layer.post_attention_layernorm(h))
     return decoder.head(lm.norm(h))  # (B, L, V)
