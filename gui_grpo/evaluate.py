@@ -140,7 +140,7 @@ def episode_verdict(result: EpisodeResult) -> dict[str, Any]:
     success = not lost and result.score >= 1.0
     return {
         "success": success,
-        "false_completion": not lost and result.claimed_status == "success" and not success,
+        "false_completion": not lost and result.claims_success and not success,
         "side_effect": not lost and bool(result.side_effects),
         "is_lost": lost,
     }

@@ -48,7 +48,7 @@ def episode_metrics(results: list[EpisodeResult], rewards: list[float]) -> dict[
         "reward_mean": float(rew.mean()),
         "reward_std": float(rew.std(unbiased=False)),
         "success_rate": sum(r.score >= 1.0 for r, _ in kept) / n,
-        "false_completion_rate": sum(r.claimed_status == "success" and r.score < 1.0 for r, _ in kept) / n,
+        "false_completion_rate": sum(r.claims_success and r.score < 1.0 for r, _ in kept) / n,
         "invalid_action_rate": sum(r.invalid_actions for r, _ in kept) / max(1, len(steps)),
         "episode_length": len(steps) / n,
         "completion_length": sum(len(s.completion_ids) for s in steps) / max(1, len(steps)),

@@ -127,6 +127,12 @@ class EpisodeResult:
     start_hash: str | None = None  # screenshot + initial state at the start (see ``start_hash``)
     end_reason: EndReason | None = None
 
+    @property
+    def claims_success(self) -> bool:
+        """The agent said the task is done: ``terminate`` with status success, or an ``answer`` (answering
+        is how a task ends when the agent believes it has what was asked)."""
+        return self.claimed_status == "success" or self.answer is not None
+
     def summary(self) -> dict[str, Any]:
         """JSON-friendly summary without the per-step payloads."""
         d = asdict(self)

@@ -80,7 +80,7 @@ def score_episodes(results: list[EpisodeResult], reward_cfg: RewardConfig) -> li
     for r in results:
         value, _ = episode_reward(
             r.score,
-            claimed_status=r.claimed_status,
+            claimed_status="success" if r.claims_success else r.claimed_status,
             invalid_actions=r.invalid_actions,
             steps=max(1, len(r.steps)),
             progress_start=r.progress_start,

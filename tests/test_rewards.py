@@ -88,6 +88,27 @@ def test_terminating_early_never_beats_succeeding(cfg):
         assert best_failure < worst_success, start
 
 
+def test_quitting_with_an_answer_costs_what_claiming_success_costs():
+    """Ending a failed episode with an ``answer`` claims it done, like ``terminate(success)``: both cost the
+    false-completion penalty, so answering is no cheap way out of a task the policy cannot do (GRPO found
+    that one: with only terminate penalised, it learned to stop a toggle task early with an answer). An
+    honest ``terminate(failure)`` costs nothing; a right answer scores 1."""
+    from gui_grpo.metrics import episode_metrics
+    from gui_grpo.rollout import EpisodeResult, Step
+    from gui_grpo.trainer import score_episodes
+
+    def episode(score: float, answer: str | None = None, status: str | None = None) -> EpisodeResult:
+        steps = [Step("p", [], (540, 1200), (112, 280), [1], [0.0], "x", "Tap(x=1, y=1)", True)] * 2
+        return EpisodeResult("t", {}, "do it", 0, 0, 0, steps=steps, answer=answer, claimed_status=status,
+                             score=score)
+
+    eps = [episode(0.0, answer="success"), episode(0.0, status="success"), episode(0.0, status="failure"),
+           episode(0.0), episode(1.0, answer="07:30")]
+    assert score_episodes(eps, DEFAULT) == [-0.5, -0.5, 0.0, 0.0, 1.0]
+    assert [e.claims_success for e in eps] == [True, True, False, False, True]
+    assert episode_metrics(eps, [0.0] * 5)["false_completion_rate"] == pytest.approx(2 / 5)
+
+
 def test_with_inverse_length_weights_a_failure_pushes_down_the_same_whatever_its_length():
     """Four episodes from one start: a success and three failures of 1, 3 and 8 steps. With 1/T weights each
     failure's summed policy gradient is the same; without them it grows with the episode's length."""
