@@ -82,6 +82,20 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def saved_preset(run: Path) -> tuple[Preset, dict[str, Any]]:
+    """The preset a finished run used (from ``RUN/quickstart.json``) and that summary; ``ValueError``
+    when ``run`` is not a finished ``gui-grpo train`` run."""
+    summary_path = run / "quickstart.json"
+    if not summary_path.is_file() or not (run / "warm_start").is_dir():
+        raise ValueError(f"{run} is not a finished `gui-grpo train` run (no quickstart.json or warm_start/)")
+    saved = json.loads(summary_path.read_text())
+    fields = {f.name for f in dataclasses.fields(Preset)} - {"prompt"}
+    preset = dataclasses.replace(
+        PRESETS[saved["preset"]["name"]], **{k: v for k, v in saved["preset"].items() if k in fields}
+    )
+    return preset, saved
+
+
 def _log_to(path: Path, log: Callable[[str], None]) -> Callable[[str], None]:
     def write(line: str) -> None:
         log(line)
@@ -159,36 +173,44 @@ def evaluate(preset: Preset, model: Path, adapter: Path | None, out: Path, split
     return run_evaluation(cfg)
 
 
-def grpo(preset: Preset, warm: Path, out: Path) -> Path:
-    from gui_grpo.config import config_from_dict
+def grpo_config(preset: Preset, warm: Path, out: Path) -> dict[str, Any]:
+    """The GRPO phase's run config as plain data (what ``config_from_dict`` reads)."""
+    return {
+        "model": str(warm),
+        "out": str(out),
+        "suite": preset.suite,
+        "steps": preset.grpo_steps,
+        "max_minutes": preset.grpo_minutes,
+        "seed": preset.seed,
+        "device": "cpu",
+        "dtype": "float32",
+        "progress_bar": preset.progress_bar,
+        "rollout": {
+            "groups_per_step": preset.groups_per_step,
+            "group_size": preset.group_size,
+            "curriculum": preset.curriculum,
+            "max_new_tokens": preset.max_new_tokens,
+            "max_steps_per_episode": preset.max_steps_per_episode,
+        },
+        "optim": {"lr": preset.lr},
+        "lora": {"r": preset.lora_r, "alpha": 2 * preset.lora_r},
+        "loss": {"preset": preset.loss},
+        "prompt": dataclasses.asdict(preset.prompt),
+    }
+
+
+def grpo(
+    preset: Preset, warm: Path, out: Path, overrides: dict[str, Any] | None = None
+) -> tuple[Path, Path | None]:
+    """GRPO from the warm start; returns the (model, adapter) pair to evaluate: the warm start and the
+    trained LoRA, or the trained model and None when ``lora.full_finetune`` is set."""
+    from gui_grpo.config import apply_overrides, config_from_dict
     from gui_grpo.trainer import Trainer
 
-    cfg = config_from_dict(
-        {
-            "model": str(warm),
-            "out": str(out),
-            "suite": preset.suite,
-            "steps": preset.grpo_steps,
-            "max_minutes": preset.grpo_minutes,
-            "seed": preset.seed,
-            "device": "cpu",
-            "dtype": "float32",
-            "progress_bar": preset.progress_bar,
-            "rollout": {
-                "groups_per_step": preset.groups_per_step,
-                "group_size": preset.group_size,
-                "curriculum": preset.curriculum,
-                "max_new_tokens": preset.max_new_tokens,
-                "max_steps_per_episode": preset.max_steps_per_episode,
-            },
-            "optim": {"lr": preset.lr},
-            "lora": {"r": preset.lora_r, "alpha": 2 * preset.lora_r},
-            "loss": {"preset": preset.loss},
-            "prompt": dataclasses.asdict(preset.prompt),
-        }
-    )
+    cfg = config_from_dict(apply_overrides(grpo_config(preset, warm, out), overrides or {}))
     Trainer(cfg).train()
-    return out / "final"
+    final = out / "final"
+    return (final, None) if cfg.lora.full_finetune else (warm, final)
 
 
 def _row(label: str, summary: dict | None) -> str:
@@ -229,10 +251,11 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     log(comparison_table(results))
     budget = f"{preset.grpo_minutes:g} min or " if preset.grpo_minutes else ""
     log(f"GRPO: {budget}{preset.grpo_steps} steps of {preset.groups_per_step} groups x {preset.group_size}")
-    adapter = grpo(preset, warm, out / "grpo")
+    trained, adapter = grpo(preset, warm, out / "grpo")
     for split, n in evals:
         if n:
-            results[f"after_{split}"] = evaluate(preset, warm, adapter, out / f"eval_grpo_{split}", split, n)
+            where = out / f"eval_grpo_{split}"
+            results[f"after_{split}"] = evaluate(preset, trained, adapter, where, split, n)
     table = comparison_table(results)
     log(table)
     plot = _plot(out)

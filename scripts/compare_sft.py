@@ -13,13 +13,12 @@ Writes ``RUN/sft_more`` (the checkpoint) and ``RUN/eval_sft_more_{test,heldout}`
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from gui_grpo.demos import load_demos
-from gui_grpo.quickstart import PRESETS, Preset, evaluate
+from gui_grpo.quickstart import evaluate, saved_preset
 from gui_grpo.sft import SftConfig, run_sft
 
 
@@ -33,14 +32,10 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a finished quickstart run directory")
     parser.add_argument("--minutes", type=float, help="training budget (default: the run's GRPO time)")
     args = parser.parse_args()
-    summary_path = args.run / "quickstart.json"
-    if not summary_path.is_file() or not (args.run / "warm_start").is_dir():
-        sys.exit(f"{args.run} is not a finished `gui-grpo train` run (no quickstart.json or warm_start/)")
-    saved = json.loads(summary_path.read_text())
-    fields = {f.name for f in dataclasses.fields(Preset)} - {"prompt"}
-    preset = dataclasses.replace(PRESETS[saved["preset"]["name"]], **{
-        k: v for k, v in saved["preset"].items() if k in fields
-    })
+    try:
+        preset, saved = saved_preset(args.run)
+    except ValueError as e:
+        sys.exit(str(e))
     minutes = args.minutes or grpo_minutes(args.run)
     cfg = SftConfig(
         model=str(args.run / "warm_start"),
