@@ -130,7 +130,8 @@ class RewardConfig:
     invalid_action_penalty: float = 0.1
     """Subtracted per invalid action: unparseable output, unknown action, point off the screen."""
     false_completion_penalty: float = 0.5
-    """Subtracted when the agent claimed success and the checker scored below 1."""
+    """Subtracted when the agent claimed the task done (``terminate`` success, or an ``answer``) and the
+    checker scored below 1."""
     progress_shaping: bool = False
     """Add potential-based shaping progress_coef x (Phi(end) - Phi(start)), Phi = task progress in [0, 1]."""
     progress_coef: float = 0.2

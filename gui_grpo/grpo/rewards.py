@@ -3,7 +3,7 @@
     reward = score                                               checker, in [0, 1]
            + coef * (Phi(end) - Phi(start))                      optional progress shaping, Phi in [0, 1]
            - min(penalty_cap, invalid + side effects + steps)    format, side-effect and step penalties
-           - false_completion                                    claimed success, checker < 1
+           - false_completion                                    claimed done, checker < 1
 
 Why a policy cannot game it:
 
@@ -15,11 +15,13 @@ Why a policy cannot game it:
   and a successful episode always outscores a failed one from the same start (GRPO only compares episodes
   of a group), however short the failure and however long the success: the success gets at least
   1 - penalty_cap - progress_coef more, and ``RewardConfig`` requires progress_coef + penalty_cap < 1.
-  Claiming success early costs the false-completion penalty. On the gradient side, each step of an episode
-  of T steps is weighted 1/T (``advantages.step_weights``), so a failed episode's total push-down is the
-  same whether it lasted 2 steps or 20; without it, long failures would contribute more negative samples
-  and push the policy toward terminating early. (A non-zero ``step_cost`` does make shorter failures score
-  higher than longer ones; it is off by default.)
+  Claiming success early costs the false-completion penalty, and so does quitting with an ``answer``:
+  an answer claims the task done as ``terminate(success)`` does (callers pass ``claimed_status="success"``
+  for it; ``EpisodeResult.claims_success``), else answering would be a free way out of a hard task.
+  On the gradient side, each step of an episode of T steps is weighted 1/T (``advantages.step_weights``),
+  so a failed episode's total push-down is the same whether it lasted 2 steps or 20; without it, long
+  failures would contribute more negative samples and push the policy toward terminating early. (A
+  non-zero ``step_cost`` does make shorter failures score higher than longer ones; it is off by default.)
 """
 
 from __future__ import annotations
