@@ -19,8 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
+from gui_grpo.cli import UserError
+from gui_grpo.commands.train import parse_sets
 from gui_grpo.config import ConfigError
 from gui_grpo.quickstart import evaluate, grpo, saved_preset
 
@@ -36,12 +36,10 @@ def main() -> None:
         preset, saved = saved_preset(args.run)
     except ValueError as e:
         sys.exit(str(e))
-    overrides = {"progress_bar": False}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            sys.exit(f"--set {item!r}: write KEY=VALUE, e.g. --set optim.lr=2e-4")
-        overrides[key.strip()] = yaml.safe_load(value)
+    try:
+        overrides = {"progress_bar": False, **parse_sets(args.set)}
+    except UserError as e:
+        sys.exit(str(e))
     out = args.run / "variants" / args.name
     t0 = time.perf_counter()
     try:

@@ -109,14 +109,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """Dotted-path overrides from ``--set`` and the named flags (flags win)."""
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as dotted-path overrides, each value read as YAML (``2e-4``, ``true``)."""
     out: dict[str, Any] = {}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--set {item!r}: write KEY=VALUE, e.g. --set optim.lr=3e-5")
         out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted-path overrides from ``--set`` and the named flags (flags win)."""
+    out = parse_sets(args.set)
     for dest, path in FLAG_PATHS.items():
         value = getattr(args, dest, None)
         if value is not None:
