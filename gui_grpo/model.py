@@ -8,9 +8,12 @@ touched); the vision tower stays frozen unless ``train_vision`` is set.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import types
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -203,6 +206,17 @@ def _enable_checkpointing(model: nn.Module) -> None:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
 
+@contextlib.contextmanager
+def _peft_quiet() -> Iterator[None]:
+    """peft reads transformers' deprecated ``is_gradient_checkpointing`` when it wraps a model; the
+    FutureWarning asks nothing of a user, so it is silenced there (and only there)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+        )
+        yield
+
+
 def _load_adapter(model: nn.Module, adapter: Path, trainable: bool) -> PeftModel:
     if not (adapter / "adapter_config.json").is_file():
         raise ModelLoadError(
@@ -210,7 +224,8 @@ def _load_adapter(model: nn.Module, adapter: Path, trainable: bool) -> PeftModel
             "checkpoint (PeftModel.save_pretrained)"
         )
     try:
-        return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+        with _peft_quiet():
+            return PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
         raise ModelLoadError(
@@ -259,7 +274,8 @@ def load_policy(
             modules_to_save=["visual"] if train_vision else None,
             bias="none",
         )
-        model = get_peft_model(model, config)
+        with _peft_quiet():
+            model = get_peft_model(model, config)
     elif adapter is None:
         model.requires_grad_(True)
     if not isinstance(model, PeftModel) or not train_vision:

@@ -167,14 +167,22 @@ class SftTrainer:
         (total / normalizer).backward()
         return float(total.detach())
 
-    def epoch(self, epoch: int) -> float:
-        """One pass over the shuffled demos; returns the mean token NLL."""
+    def epoch(self, epoch: int, deadline: float = math.inf) -> tuple[float | None, bool]:
+        """One pass over the shuffled demos; returns the mean token NLL (None if no batch ran) and whether
+        the pass ran to its end.
+
+        The pass stops between optimizer steps once ``time.perf_counter()`` passes ``deadline``, so the
+        time budget holds to within one batch instead of one epoch.
+        """
         self.model.train()
         order = list(range(len(self.items)))
         random.Random(f"sft:{self.cfg.seed}:{epoch}").shuffle(order)
         params = [p for p in self.model.parameters() if p.requires_grad]
-        nll_sum, tokens = 0.0, 0
+        nll_sum, tokens, complete = 0.0, 0, True
         for start in range(0, len(order), self.cfg.batch_size):
+            if time.perf_counter() > deadline:
+                complete = False
+                break
             batch = [self.items[i] for i in order[start : start + self.cfg.batch_size]]
             normalizer = sum(len(ids) for _, ids in batch)
             self.optimizer.zero_grad(set_to_none=True)
@@ -184,22 +192,26 @@ class SftTrainer:
             self.optimizer.step()
             tokens += normalizer
         self.model.eval()
-        return nll_sum / tokens
+        return (nll_sum / tokens if tokens else None), complete
 
     def train(self, log: Any = print) -> list[dict[str, float]]:
-        """Epochs until ``epochs``, the patience or the time budget runs out."""
+        """Epochs until ``epochs``, the patience or the time budget runs out (mid-epoch if need be)."""
         history: list[dict[str, float]] = []
         best, stale, t0 = math.inf, 0, time.perf_counter()
+        deadline = t0 + 60 * self.cfg.max_minutes
         for e in range(self.cfg.epochs):
-            loss = self.epoch(e)
+            loss, complete = self.epoch(e, deadline)
             elapsed = time.perf_counter() - t0
+            if loss is None:
+                break  # the budget ran out at an epoch boundary
             history.append({"epoch": e + 1, "loss": round(loss, 5), "seconds": round(elapsed, 1)})
-            log(f"epoch {e + 1}: loss {loss:.4f} ({elapsed:.0f} s)")
+            cut = "" if complete else ", cut short by the time budget"
+            log(f"epoch {e + 1}: loss {loss:.4f} ({elapsed:.0f} s{cut})")
             if not math.isfinite(loss):
                 raise SftError(f"the loss became {loss} at epoch {e + 1}: lower --lr")
             stale = 0 if loss < 0.99 * best else stale + 1
             best = min(best, loss)
-            if (self.cfg.patience and stale >= self.cfg.patience) or elapsed > 60 * self.cfg.max_minutes:
+            if not complete or (self.cfg.patience and stale >= self.cfg.patience):
                 break
         return history
 

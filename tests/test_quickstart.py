@@ -28,3 +28,19 @@ def test_train_smoke_preset_end_to_end(tmp_path):
     assert "run directory" in proc.stdout
     # --no-progress reaches the preset's GRPO phase: a line per step on stdout, no tqdm bar on stderr.
     assert "step=1" in proc.stdout and "step/s" not in proc.stderr
+
+
+def test_preset_takes_out_and_seed_from_set_or_flags_and_refuses_the_rest(monkeypatch, capsys):
+    from gui_grpo import cli, quickstart
+
+    ran = []
+    monkeypatch.setattr(quickstart, "run_quickstart", lambda preset: ran.append(preset))
+    assert cli.main(["train", "--preset", "smoke", "--set", "out=runs/elsewhere", "--set", "seed=3"]) == 0
+    assert ran[-1].name == "smoke" and ran[-1].out == "runs/elsewhere" and ran[-1].seed == 3
+    assert cli.main(["train", "--preset", "smoke", "--out", "runs/b", "--seed", "2", "--no-progress"]) == 0
+    assert (ran[-1].out, ran[-1].seed, ran[-1].progress_bar) == ("runs/b", 2, False)
+    for argv in (["--set", "seed=two"], ["--set", "optim.lr=0.1"], ["--lr", "0.1"]):
+        assert cli.main(["train", "--preset", "smoke", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("gui-grpo train: error:") and "\n" not in err
+    assert len(ran) == 2

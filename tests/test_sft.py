@@ -141,6 +141,20 @@ def test_sft_reduces_loss_and_saves_a_loadable_base(tiny, demo_set, tmp_path):
         assert torch.equal(p, q), name
 
 
+def test_time_budget_stops_training_within_an_epoch(tiny, demo_set, tmp_path):
+    # One demo step per batch, so an epoch is several optimizer steps; a budget of about 0.3 s ends the
+    # first epoch part-way (the check runs before each batch) instead of running it, or more, to the end.
+    cfg = SftConfig(model=str(tiny), out=str(tmp_path / "warm"), epochs=5, batch_size=1, micro_batch=1,
+                    max_minutes=0.005)
+    trainer = SftTrainer(cfg, demo_set)
+    lines: list[str] = []
+    history = trainer.train(log=lines.append)
+    assert len(trainer.items) >= 4
+    assert len(history) == 1 and history[0]["seconds"] < 0.3 + 5.0  # at most one batch past the budget
+    assert lines == [lines[0]] and "cut short by the time budget" in lines[0]
+    assert torch.isfinite(torch.tensor(history[0]["loss"]))
+
+
 def test_lora_warm_start_is_merged_by_load_policy(tiny, demo_set, tmp_path):
     cfg = SftConfig(model=str(tiny), out=str(tmp_path / "adapter"), epochs=1, full=False, lora_r=4, lr=1e-2)
     trainer = SftTrainer(cfg, demo_set)

@@ -197,17 +197,18 @@ def run_preset(args: argparse.Namespace) -> int:
 
     from gui_grpo.quickstart import PRESETS, run_quickstart
 
-    allowed = {"out", "seed"}
-    extra = [k for k in overrides_from_args(args) if k not in allowed and k != "progress_bar"]
+    overrides = overrides_from_args(args)  # --set out=… / seed=… as well as the flags
+    extra = [k for k in overrides if k not in ("out", "seed", "progress_bar")]
     if extra:
         raise UserError(
             "--preset runs a fixed job; it takes only --out, --seed and --no-progress "
             f"(got {', '.join(extra)})"
         )
+    seed = overrides.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise UserError(f"seed={seed!r}: give a whole number, e.g. --seed 1")
     preset = PRESETS[args.preset or "quickstart"]
-    changes = {k: getattr(args, k) for k in allowed if getattr(args, k) is not None}
-    if args.no_progress:
-        changes["progress_bar"] = False
+    changes = {k: str(v) if k == "out" else v for k, v in overrides.items()}
     run_quickstart(dataclasses.replace(preset, **changes))
     return 0
 
