@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import shutil
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -279,7 +281,10 @@ class Trainer:
                 metrics = self._apply(sums, len(samples))
         finally:
             self._drop_kept()
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # A skipped (non-finite) first step leaves the optimizer unstepped; the schedule still counts it.
+            warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()` before"))
+            self.scheduler.step()
         self.model.eval()
         self.weights_version += 1
         return metrics
