@@ -24,7 +24,7 @@ import hashlib
 import json
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -161,15 +161,26 @@ def record_demos(
     first_seed: int = 0,
     resolution: str = "small",
     make_device: Callable[[int], Device] | None = None,
+    templates: Collection[str] | None = None,
 ) -> tuple[list[Demo], list[dict[str, Any]]]:
-    """Oracle demos of ``seeds`` instances per template of ``suite``/``split``; failed episodes are left out.
+    """Oracle demos of ``seeds`` instances per template of ``suite``/``split`` (only ``templates`` when
+    given); failed episodes are left out.
 
     Returns the demos and one summary per episode played (kept or not).
     """
+    chosen = split_templates(suite, split)
+    if templates is not None:
+        names = {cls.name for cls in chosen}
+        unknown = sorted(set(templates) - names)
+        if unknown:
+            raise DemoError(
+                f"not a {suite}/{split} template: {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            )
+        chosen = [cls for cls in chosen if cls.name in templates]
     make_device = make_device or (lambda s: SimDevice(seed=s, resolution=resolution))
     demos: list[Demo] = []
     episodes: list[dict[str, Any]] = []
-    for cls in split_templates(suite, split):
+    for cls in chosen:
         for seed in template_seeds(split, seeds, start=first_seed):
             task = cls.sample(seed)
             device = make_device(device_seed(cls.name, seed))

@@ -26,35 +26,22 @@ from pathlib import Path
 
 import torch
 
-from emulators.phonesim import SimDevice
-from gui_grpo.demos import Demo, DemoSet, build_manifest, device_seed, record_episode
+from gui_grpo.demos import Demo, DemoError, DemoSet, build_manifest, record_demos
 from gui_grpo.logprobs import completion_logprobs
 from gui_grpo.model import load_policy
 from gui_grpo.prompts import PromptBuilder
 from gui_grpo.quickstart import QUICKSTART_PROMPT
 from gui_grpo.sft import SftConfig, run_sft
-from tasks.suites import split_templates, template_seeds
 
 
 def oracle_steps(builder: PromptBuilder, templates: list[str], split: str, n: int, start: int) -> list[Demo]:
     """The oracle's steps on ``n`` instances per template of the ``easy`` suite's ``split``."""
-    known = {cls.name: cls for cls in split_templates("easy", split)}
-    missing = [t for t in templates if t not in known]
-    if missing:
-        sys.exit(f"not an easy {split}-split template: {', '.join(missing)}; "
-                 f"known: {', '.join(sorted(known))}")
-    steps: list[Demo] = []
-    for name in templates:
-        for seed in template_seeds(split, n, start=start):
-            task = known[name].sample(seed)
-            device = SimDevice(seed=device_seed(name, seed), resolution="small")
-            try:
-                demos, score = record_episode(task, device, builder, len(steps))
-            finally:
-                device.close()
-            if score >= 1.0:
-                steps += demos
-    return steps
+    try:
+        demos, _ = record_demos(builder, suite="easy", split=split, seeds=n, first_seed=start,
+                                templates=templates)
+    except DemoError as e:
+        sys.exit(str(e))
+    return demos
 
 
 @torch.no_grad()

@@ -16,7 +16,15 @@ from transformers import AutoProcessor
 from gui_grpo.actions import parse_action
 from gui_grpo.cli import UserError
 from gui_grpo.commands import sft as sft_command
-from gui_grpo.demos import STOP_TOKEN, DemoSet, build_manifest, load_demos, record_demos, write_demos
+from gui_grpo.demos import (
+    STOP_TOKEN,
+    DemoError,
+    DemoSet,
+    build_manifest,
+    load_demos,
+    record_demos,
+    write_demos,
+)
 from gui_grpo.logprobs import completion_logprobs
 from gui_grpo.model import LoraSettings, load_policy
 from gui_grpo.modeling.build import init_model
@@ -80,6 +88,17 @@ def test_demos_round_trip(demo_dir, demo_set, tiny):
     # The history a later step shows is the earlier targets, as rollouts write it.
     second = next(d for d in demo_set.demos if d.step == 1)
     assert 'Step 1: {"action": "open", "text": "Settings"}' in second.prompt_text
+
+
+def test_record_demos_keeps_to_the_templates_asked_for(tiny):
+    builder = PromptBuilder(AutoProcessor.from_pretrained(tiny), "qwen2_5_vl", PROMPT)
+    demos, episodes = record_demos(
+        builder, suite="smoke", split="train", seeds=2, templates=["settings.wifi_off"]
+    )
+    assert [e["template"] for e in episodes] == ["settings.wifi_off"] * 2
+    assert demos and all(d.task.startswith("settings.wifi_off:") for d in demos)
+    with pytest.raises(DemoError, match="not a smoke/train template: clock.alarm_on"):
+        record_demos(builder, suite="smoke", split="train", seeds=1, templates=["clock.alarm_on"])
 
 
 def test_loss_uses_completion_positions_only(tiny, demo_set):
