@@ -13,6 +13,9 @@ architectures, all in the config only:
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -26,6 +29,8 @@ from transformers.models.qwen3_vl import Qwen3VLConfig, Qwen3VLProcessor
 from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
 from gui_grpo.coords import FAMILIES, family_spec
+from gui_grpo.modeling.pretrain import PretrainConfig, PretrainResult
+from gui_grpo.modeling.pretrain import pretrain as run_pretraining
 from gui_grpo.modeling.tokenizer import build_tokenizer
 
 FamilyName = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
@@ -188,12 +193,21 @@ class BuiltModel(NamedTuple):
     path: Path
     parameters: int
     vocab_size: int
+    pretrained: PretrainResult | None = None
 
 
 def init_model(
-    out: str | Path, *, family: FamilyName = "qwen2_5_vl", size: Size = "tiny", seed: int = 0
+    out: str | Path,
+    *,
+    family: FamilyName = "qwen2_5_vl",
+    size: Size = "tiny",
+    seed: int = 0,
+    pretrain: PretrainConfig | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> BuiltModel:
-    """Build a ``size`` model of ``family`` with seeded random weights and save it under ``out``."""
+    """Build a ``size`` model of ``family`` with seeded random weights and save it under ``out``; with
+    ``pretrain``, first train its text side on the generic reading exercises of ``modeling.pretrain``
+    (the result is written to ``OUT/pretraining.json``)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {sorted(FAMILIES)}")
     if size not in SIZES:
@@ -208,6 +222,9 @@ def init_model(
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
     finally:
         torch.random.set_rng_state(generator_state)
+    pretrained = None
+    if pretrain is not None:
+        pretrained = run_pretraining(model, tokenizer, pretrain, log=log)
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.pad_token_id,
         eos_token_id=[tokenizer.eos_token_id, tokenizer.pad_token_id],
@@ -216,4 +233,8 @@ def init_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    return BuiltModel(out, sum(p.numel() for p in model.parameters()), config.text_config.vocab_size)
+    if pretrain is not None and pretrained is not None:
+        record = {"config": dataclasses.asdict(pretrain), **dataclasses.asdict(pretrained)}
+        (out / "pretraining.json").write_text(json.dumps(record, indent=2) + "\n")
+    parameters = sum(p.numel() for p in model.parameters())
+    return BuiltModel(out, parameters, config.text_config.vocab_size, pretrained)
