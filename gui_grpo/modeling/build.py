@@ -222,9 +222,10 @@ def init_model(
         model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
     finally:
         torch.random.set_rng_state(generator_state)
-    pretrained = None
+    pretrained, record = None, None
     if pretrain is not None:
         pretrained = run_pretraining(model, tokenizer, pretrain, log=log)
+        record = {"config": dataclasses.asdict(pretrain), **dataclasses.asdict(pretrained)}
     model.generation_config = GenerationConfig(
         bos_token_id=tokenizer.pad_token_id,
         eos_token_id=[tokenizer.eos_token_id, tokenizer.pad_token_id],
@@ -233,8 +234,7 @@ def init_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     processor.save_pretrained(out)
-    if pretrain is not None and pretrained is not None:
-        record = {"config": dataclasses.asdict(pretrain), **dataclasses.asdict(pretrained)}
+    if record is not None:
         (out / "pretraining.json").write_text(json.dumps(record, indent=2) + "\n")
     parameters = sum(p.numel() for p in model.parameters())
     return BuiltModel(out, parameters, config.text_config.vocab_size, pretrained)

@@ -3,12 +3,14 @@
 A released Qwen VL checkpoint arrives able to find a named element in a list and to copy a span of text it
 reads; a randomly initialised tiny model has neither, and 20 demonstrations per task are too few to grow
 them, so warm start and GRPO would be measuring a model that cannot read. ``pretrain`` trains the
-text side on generated exercises of three generic skills, each answered with one JSON action:
+text side on generated exercises of four generic skills, each answered with one JSON action:
 
-- **find**: tap the element a request names (by a word of its label, by its widget and label, by its
-  label's first words), so ``{"action": "click", "index": i}``;
-- **read**: answer with the value an element shows next to a field name (``LinearLayout "Owner" ("Ana
-  Diaz")``) or the word that stands next to a key inside a label (``"Item 07:45 Lamp"``, asked for Lamp);
+- **find**: tap the element a request names (by its label, by a time key inside it, with or without its
+  widget), so ``{"action": "click", "index": i}``;
+- **field**: answer with the value an element shows next to a field name (``LinearLayout "Owner" ("Ana
+  Diaz")``);
+- **entry**: answer with the key that stands next to a label inside a row (``"Item 07:45 Lamp"``, asked
+  for Lamp);
 - **copy**: type or answer a quoted string from the request.
 
 Labels come from the tokenizer corpus' word lists and from made-up words of random syllables, so the skill
