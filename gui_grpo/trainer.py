@@ -97,7 +97,8 @@ def score_episodes(results: list[EpisodeResult], reward_cfg: RewardConfig) -> li
 def make_samples(
     results: list[EpisodeResult], rewards: list[float], loss_cfg: LossConfig, reward_cfg: RewardConfig
 ) -> tuple[list[Sample], dict[str, float]]:
-    """Group advantages per episode, spread over its steps (weight 1/T_i when configured)."""
+    """Group advantages per episode, spread over its steps (weight 1/T_i when configured); an invalid step
+    carries at most ``reward_cfg.invalid_step_advantage``."""
     group_ids = torch.tensor([r.group for r in results])  # (N,)
     rew = torch.tensor(rewards, dtype=torch.float32)  # (N,)
     adv = group_advantages(rew, group_ids, scale=loss_cfg.scale_std)  # (N,)
@@ -107,10 +108,15 @@ def make_samples(
         if r.lost is not None or (loss_cfg.drop_zero_std_groups and z):
             continue
         weight = 1.0 / len(r.steps) if reward_cfg.inverse_length_weighting and r.steps else 1.0
-        samples += [Sample(s, a, weight) for s in r.steps]
+        samples += [Sample(s, _step_advantage(s, a, reward_cfg), weight) for s in r.steps]
     zero_groups = {g for g, z in zip(group_ids.tolist(), zero.tolist(), strict=True) if z}
     stats = {"frac_reward_zero_std": len(zero_groups) / max(1, len(set(group_ids.tolist())))}
     return samples, stats
+
+
+def _step_advantage(step: Step, episode_advantage: float, reward_cfg: RewardConfig) -> float:
+    cap = reward_cfg.invalid_step_advantage
+    return episode_advantage if step.valid or cap is None else min(episode_advantage, cap)
 
 
 class LrSchedule:

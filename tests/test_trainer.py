@@ -6,12 +6,13 @@ import dataclasses
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from gui_grpo.config import TrainConfig, apply_overrides, config_from_dict
-from gui_grpo.grpo.config import RewardConfig, preset
+from gui_grpo.grpo.config import ConfigError, RewardConfig, preset
 from gui_grpo.logprobs import completion_logprobs
 from gui_grpo.prompts import PromptConfig
 from gui_grpo.trainer import Sample, Trainer, make_samples, rebuild_prompt
@@ -62,7 +63,7 @@ def test_update_follows_the_advantages(tiny_model_dir, tmp_path, loss):
 def test_make_samples_weights_and_drops():
     class R:  # the fields make_samples reads
         def __init__(self, group, n, lost=None):
-            self.group, self.steps, self.lost = group, [object()] * n, lost
+            self.group, self.steps, self.lost = group, [SimpleNamespace(valid=True)] * n, lost
 
     results = [R(0, 2), R(0, 4), R(1, 3), R(1, 3, lost="DeviceUnreachable")]
     samples, stats = make_samples(results, [1.0, 0.0, 0.5, 0.5], preset("dapo"), RewardConfig())
@@ -70,6 +71,22 @@ def test_make_samples_weights_and_drops():
     assert len(samples) == 6 and stats["frac_reward_zero_std"] == 0.5
     assert [s.weight for s in samples] == [0.5] * 2 + [0.25] * 4
     assert samples[0].advantage > 0 > samples[-1].advantage
+
+
+def test_invalid_steps_never_share_a_successful_episode_advantage():
+    # Group 0: a success whose second step was an invalid output, and a failure. The success's valid steps
+    # are reinforced; its invalid step is pushed down (to -1), as are the failure's steps.
+    steps = [SimpleNamespace(valid=True), SimpleNamespace(valid=False), SimpleNamespace(valid=True)]
+    failed = [SimpleNamespace(valid=False), SimpleNamespace(valid=True)]
+    results = [SimpleNamespace(group=0, steps=s, lost=None) for s in (steps, failed)]
+    samples, _ = make_samples(results, [1.0, 0.0], preset("grpo"), RewardConfig())
+    adv = [s.advantage for s in samples]
+    assert adv[0] == adv[2] > 0 and adv[1] == -1.0
+    assert adv[3] == -1.0 and adv[4] == pytest.approx(-adv[0])  # the failure's valid step keeps its own
+    plain, _ = make_samples(results, [1.0, 0.0], preset("grpo"), RewardConfig(invalid_step_advantage=None))
+    assert [s.advantage for s in plain][:3] == [adv[0]] * 3
+    with pytest.raises(ConfigError, match="must be <= 0"):
+        RewardConfig(invalid_step_advantage=0.5)
 
 
 def test_train_writes_config_metrics_and_final_checkpoint(tiny_model_dir, tmp_path):

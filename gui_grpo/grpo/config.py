@@ -145,6 +145,10 @@ class RewardConfig:
     progress_coef + penalty_cap < 1 a successful episode always outscores a failed one from the same start."""
     inverse_length_weighting: bool = True
     """Weight each step of an episode of T steps by 1/T, so every episode carries the same total weight."""
+    invalid_step_advantage: float | None = -1.0
+    """An invalid step's advantage is at most this, whatever its episode's: the output did nothing on the
+    device, so it earns no share of a success (carrying a winning episode's advantage, GRPO reinforced the
+    invalid outputs inside successful episodes). None: every step carries its episode's advantage."""
 
     def __post_init__(self) -> None:
         for name in ("invalid_action_penalty", "false_completion_penalty", "progress_coef",
@@ -154,6 +158,9 @@ class RewardConfig:
         if self.progress_shaping and self.progress_coef == 0.0:
             raise ConfigError("progress_shaping is on but progress_coef is 0: set progress_coef > 0 "
                               "(e.g. 0.2) or progress_shaping=False")
+        if self.invalid_step_advantage is not None and self.invalid_step_advantage > 0.0:
+            raise ConfigError(f"invalid_step_advantage={self.invalid_step_advantage} must be <= 0 (or None): "
+                              "a positive value would reinforce invalid outputs")
         shaping = self.progress_coef if self.progress_shaping else 0.0
         if shaping + self.penalty_cap >= 1.0:
             raise ConfigError(

@@ -22,6 +22,9 @@ Why a policy cannot game it:
   so a failed episode's total push-down is the same whether it lasted 2 steps or 20; without it, long
   failures would contribute more negative samples and push the policy toward terminating early. (A
   non-zero ``step_cost`` does make shorter failures score higher than longer ones; it is off by default.)
+- Invalid outputs inside a success are not reinforced. The episode-level invalid-action penalty only ranks
+  episodes; at the step level an invalid step's advantage is capped at ``invalid_step_advantage`` (-1 by
+  default; ``trainer.make_samples``), so it is pushed down even when its episode won its group.
 """
 
 from __future__ import annotations
