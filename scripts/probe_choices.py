@@ -45,10 +45,10 @@ def oracle_steps(builder: PromptBuilder, templates: list[str], split: str, n: in
 
 
 @torch.no_grad()
-def probe(model_dir: Path, templates: list[str], instances: int) -> dict[str, dict[str, float]]:
-    model, processor, family = load_policy(model_dir, device="cpu", dtype="float32")
-    builder = PromptBuilder(processor, family, QUICKSTART_PROMPT)
-    tok = processor.tokenizer
+def probe(
+    model: torch.nn.Module, builder: PromptBuilder, templates: list[str], instances: int
+) -> dict[str, dict[str, float]]:
+    tok = builder.processor.tokenizer
     figures: dict[str, dict[str, float]] = {}
     for name in templates:
         right, gold_p, seen = 0, 0.0, 0
@@ -88,12 +88,12 @@ def main() -> None:
     if not (args.model / "config.json").is_file():
         sys.exit(f"{args.model} is not a checkpoint directory (no config.json)")
     templates = [t for t in args.templates.split(",") if t]
-    result: dict = {"model": str(args.model), "before": probe(args.model, templates, args.instances)}
+    if args.train_more and args.out is None:
+        sys.exit("--train-more needs --out DIR for the trained model")
+    model, processor, family = load_policy(args.model, device="cpu", dtype="float32")
+    builder = PromptBuilder(processor, family, QUICKSTART_PROMPT)
+    result: dict = {"model": str(args.model), "before": probe(model, builder, templates, args.instances)}
     if args.train_more:
-        if args.out is None:
-            sys.exit("--train-more needs --out DIR for the trained model")
-        _, processor, family = load_policy(args.model, device="cpu", dtype="float32")
-        builder = PromptBuilder(processor, family, QUICKSTART_PROMPT)
         demos = oracle_steps(builder, templates, "train", args.train_more, 100)
         manifest = build_manifest(builder, suite="easy", split="train", seeds=args.train_more,
                                   model=str(args.model))
@@ -101,7 +101,8 @@ def main() -> None:
                         max_minutes=args.minutes, eval_instances=0, device="cpu", dtype="float32")
         trained = run_sft(cfg, DemoSet(manifest, demos))
         result["train_more"] = {"steps": len(demos), "epochs": len(trained.epochs), "minutes": args.minutes}
-        result["after"] = probe(trained.out, templates, args.instances)
+        trained_model, _, _ = load_policy(trained.out, device="cpu", dtype="float32")
+        result["after"] = probe(trained_model, builder, templates, args.instances)
     print(json.dumps(result))
 
 
