@@ -32,11 +32,14 @@ SHAPED = RewardConfig(progress_shaping=True, progress_coef=0.2)
          {"false_completion_penalty": -0.5}),
         ("partial, claimed success", 0.5, dict(claimed_status="success", invalid_actions=0, steps=3), DEFAULT,
          0.0, {"success": 0.5, "false_completion_penalty": -0.5}),
-        ("ran out of steps", 1.0, dict(claimed_status=None, invalid_actions=0, steps=20), DEFAULT, 1.0, {}),
+        ("ran out of steps", 1.0, dict(claimed_status=None, invalid_actions=0, steps=20), DEFAULT, 0.8,
+         {"unfinished_penalty": -0.2}),
         ("two invalid actions", 1.0, dict(claimed_status="success", invalid_actions=2, steps=6), DEFAULT, 0.8,
          {"invalid_penalty": -0.2}),
-        ("invalid penalty capped", 0.0, dict(claimed_status=None, invalid_actions=9, steps=10), DEFAULT, -0.5,
-         {"invalid_penalty": -0.5}),
+        ("invalid penalty capped", 0.0, dict(claimed_status="failure", invalid_actions=9, steps=10), DEFAULT,
+         -0.5, {"invalid_penalty": -0.5}),
+        ("cap shared with unfinished", 0.0, dict(claimed_status=None, invalid_actions=3, steps=10), DEFAULT,
+         -0.5, {"invalid_penalty": -0.5 * 3 / 5, "unfinished_penalty": -0.5 * 2 / 5}),
         ("shaping", 0.0, dict(claimed_status="failure", invalid_actions=0, steps=4, progress_start=0.25,
                               progress_end=0.75), SHAPED, 0.1, {"shaping": 0.1}),
         ("shaping off ignores progress", 0.0, dict(claimed_status="failure", invalid_actions=0, steps=4,
@@ -55,8 +58,8 @@ def test_reward_table(case, score, kwargs, cfg, expected, parts):
     reward, breakdown = episode_reward(score, cfg=cfg, **kwargs)
     assert reward == pytest.approx(expected), case
     assert sum(breakdown.values()) == pytest.approx(reward)
-    assert set(breakdown) == {"success", "shaping", "invalid_penalty", "side_effect_penalty", "step_cost",
-                              "false_completion_penalty"}
+    assert set(breakdown) == {"success", "shaping", "invalid_penalty", "unfinished_penalty",
+                              "side_effect_penalty", "step_cost", "false_completion_penalty"}
     for name, value in parts.items():
         assert breakdown[name] == pytest.approx(value), (case, name)
 
@@ -104,9 +107,20 @@ def test_quitting_with_an_answer_costs_what_claiming_success_costs():
 
     eps = [episode(0.0, answer="success"), episode(0.0, status="success"), episode(0.0, status="failure"),
            episode(0.0), episode(1.0, answer="07:30")]
-    assert score_episodes(eps, DEFAULT) == [-0.5, -0.5, 0.0, 0.0, 1.0]
+    assert score_episodes(eps, DEFAULT) == pytest.approx([-0.5, -0.5, 0.0, -0.2, 1.0])
     assert [e.claims_success for e in eps] == [True, True, False, False, True]
     assert episode_metrics(eps, [0.0] * 5)["false_completion_rate"] == pytest.approx(2 / 5)
+
+
+def test_running_out_the_clock_is_no_way_around_the_false_completion_penalty():
+    """Not ending an episode scores below ending it honestly (done: terminate(success); stuck:
+    terminate(failure)) and above a false completion, so the penalty pushes toward ending honestly, not
+    claiming success. GRPO found the gap: with timeouts free, it learned to keep tapping to the step limit."""
+    def reward(score: float, claimed: str | None) -> float:
+        return episode_reward(score, claimed_status=claimed, invalid_actions=0, steps=8, cfg=DEFAULT)[0]
+
+    assert reward(1.0, "success") > reward(1.0, None) > reward(0.0, "failure")
+    assert reward(0.0, "failure") > reward(0.0, None) > reward(0.0, "success")
 
 
 def test_with_inverse_length_weights_a_failure_pushes_down_the_same_whatever_its_length():
@@ -114,7 +128,7 @@ def test_with_inverse_length_weights_a_failure_pushes_down_the_same_whatever_its
     failure's summed policy gradient is the same; without them it grows with the episode's length."""
     cfg = RewardConfig()
     lengths = torch.tensor([4, 1, 3, 8])
-    claims = ["success", "failure", "failure", None]
+    claims = ["success", "failure", "failure", "failure"]  # equal rewards: only the lengths differ
     rewards = torch.tensor([
         episode_reward(1.0 if i == 0 else 0.0, claimed_status=claims[i], invalid_actions=0, steps=int(n),
                        cfg=cfg)[0]

@@ -132,6 +132,10 @@ class RewardConfig:
     false_completion_penalty: float = 0.5
     """Subtracted when the agent claimed the task done (``terminate`` success, or an ``answer``) and the
     checker scored below 1."""
+    unfinished_penalty: float = 0.2
+    """Subtracted when the agent never ended the episode (no ``terminate``, no ``answer``: it ran out of steps
+    or was stopped for invalid outputs). Without it, never ending is a free way around the false-completion
+    penalty, and GRPO learned to keep tapping until the step limit instead of ending a finished task."""
     progress_shaping: bool = False
     """Add potential-based shaping progress_coef x (Phi(end) - Phi(start)), Phi = task progress in [0, 1]."""
     progress_coef: float = 0.2
@@ -141,8 +145,9 @@ class RewardConfig:
     step_cost: float = 0.0
     """Subtracted per step taken. 0: off. Any step cost favours shorter failures over longer ones."""
     penalty_cap: float = 0.5
-    """The invalid-action, side-effect and step-cost penalties together never exceed this, so that with
-    progress_coef + penalty_cap < 1 a successful episode always outscores a failed one from the same start."""
+    """The invalid-action, unfinished, side-effect and step-cost penalties together never exceed this, so that
+    with progress_coef + penalty_cap < 1 a successful episode always outscores a failed one from the same
+    start."""
     inverse_length_weighting: bool = True
     """Weight each step of an episode of T steps by 1/T, so every episode carries the same total weight."""
     invalid_step_advantage: float | None = -1.0
@@ -151,8 +156,8 @@ class RewardConfig:
     invalid outputs inside successful episodes). None: every step carries its episode's advantage."""
 
     def __post_init__(self) -> None:
-        for name in ("invalid_action_penalty", "false_completion_penalty", "progress_coef",
-                     "side_effect_penalty", "step_cost", "penalty_cap"):
+        for name in ("invalid_action_penalty", "false_completion_penalty", "unfinished_penalty",
+                     "progress_coef", "side_effect_penalty", "step_cost", "penalty_cap"):
             if getattr(self, name) < 0.0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0; penalties are subtracted")
         if self.progress_shaping and self.progress_coef == 0.0:

@@ -2,7 +2,8 @@
 
     reward = score                                               checker, in [0, 1]
            + coef * (Phi(end) - Phi(start))                      optional progress shaping, Phi in [0, 1]
-           - min(penalty_cap, invalid + side effects + steps)    format, side-effect and step penalties
+           - min(penalty_cap, invalid + unfinished               format, never-ended, side-effect
+                             + side effects + steps)             and step penalties
            - false_completion                                    claimed done, checker < 1
 
 Why a policy cannot game it:
@@ -22,6 +23,10 @@ Why a policy cannot game it:
   so a failed episode's total push-down is the same whether it lasted 2 steps or 20; without it, long
   failures would contribute more negative samples and push the policy toward terminating early. (A
   non-zero ``step_cost`` does make shorter failures score higher than longer ones; it is off by default.)
+- Never ending gains nothing. An episode the agent did not end (no terminate, no answer: it ran out of
+  steps) costs ``unfinished_penalty`` (0.2), less than a false completion (0.5) and more than an honest
+  ``terminate(failure)`` (0). Without it, running out the clock dodged the false-completion penalty for
+  free: GRPO learned to keep tapping to the step limit, which also undid finished toggles.
 - Invalid outputs inside a success are not reinforced. The episode-level invalid-action penalty only ranks
   episodes; at the step level an invalid step's advantage is capped at ``invalid_step_advantage`` (-1 by
   default; ``trainer.make_samples``), so it is pushed down even when its episode won its group.
@@ -58,6 +63,7 @@ def episode_reward(
         shaping = cfg.progress_coef * (progress_end - progress_start)
     raw = {
         "invalid_penalty": cfg.invalid_action_penalty * invalid_actions,
+        "unfinished_penalty": cfg.unfinished_penalty if claimed_status is None else 0.0,
         "side_effect_penalty": cfg.side_effect_penalty * side_effects,
         "step_cost": cfg.step_cost * steps,
     }
