@@ -35,7 +35,7 @@ from gui_grpo.config import TrainConfig, config_from_dict
 from gui_grpo.curriculum import TemplateCurriculum
 from gui_grpo.distributed import DataParallel, SilentLog
 from gui_grpo.engine import HFEngine, prompt_digest
-from gui_grpo.grpo.advantages import group_advantages, zero_std_groups
+from gui_grpo.grpo.advantages import group_advantages, step_advantages, step_weights, zero_std_groups
 from gui_grpo.grpo.config import LossConfig, RewardConfig
 from gui_grpo.grpo.loss import loss_normalizer, policy_loss
 from gui_grpo.grpo.rewards import episode_reward
@@ -103,20 +103,24 @@ def make_samples(
     rew = torch.tensor(rewards, dtype=torch.float32)  # (N,)
     adv = group_advantages(rew, group_ids, scale=loss_cfg.scale_std)  # (N,)
     zero = zero_std_groups(rew, group_ids)  # (N,) bool
-    samples = []
-    for r, a, z in zip(results, adv.tolist(), zero.tolist(), strict=True):
-        if r.lost is not None or (loss_cfg.drop_zero_std_groups and z):
-            continue
-        weight = 1.0 / len(r.steps) if reward_cfg.inverse_length_weighting and r.steps else 1.0
-        samples += [Sample(s, _step_advantage(s, a, reward_cfg), weight) for s in r.steps]
     zero_groups = {g for g, z in zip(group_ids.tolist(), zero.tolist(), strict=True) if z}
     stats = {"frac_reward_zero_std": len(zero_groups) / max(1, len(set(group_ids.tolist())))}
+    kept = [
+        (r, a)
+        for r, a, z in zip(results, adv.tolist(), zero.tolist(), strict=True)
+        if r.steps and r.lost is None and not (loss_cfg.drop_zero_std_groups and z)
+    ]
+    if not kept:
+        return [], stats
+    steps = [s for r, _ in kept for s in r.steps]
+    lengths = torch.tensor([len(r.steps) for r, _ in kept])  # (E,)
+    step_adv = step_advantages(
+        torch.tensor([a for _, a in kept]), lengths, torch.tensor([s.valid for s in steps]),
+        reward_cfg.invalid_step_advantage,
+    )  # (S,)
+    weights = step_weights(lengths, reward_cfg.inverse_length_weighting)  # (S,)
+    samples = [Sample(s, a, w) for s, a, w in zip(steps, step_adv.tolist(), weights.tolist(), strict=True)]
     return samples, stats
-
-
-def _step_advantage(step: Step, episode_advantage: float, reward_cfg: RewardConfig) -> float:
-    cap = reward_cfg.invalid_step_advantage
-    return episode_advantage if step.valid or cap is None else min(episode_advantage, cap)
 
 
 class LrSchedule:

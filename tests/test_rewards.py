@@ -16,6 +16,7 @@ from gui_grpo.grpo import (
     policy_loss,
     potential_shaping,
     preset,
+    step_advantages,
     step_weights,
 )
 
@@ -215,3 +216,11 @@ def test_bad_reward_config_says_how_to_fix(kwargs, fix_hint):
 def test_bad_episode_facts_raise(score, kwargs, match):
     with pytest.raises(GRPOInputError, match=match):
         episode_reward(score, claimed_status=None, cfg=SHAPED, **kwargs)
+
+
+def test_step_advantages_cap_only_invalid_steps_and_check_their_mask():
+    adv = step_advantages(torch.tensor([0.8, -0.4]), torch.tensor([2, 1]), torch.tensor([True, False, False]),
+                          invalid_cap=-1.0)
+    assert adv.tolist() == pytest.approx([0.8, -1.0, -1.0])
+    with pytest.raises(GRPOInputError, match="valid must be a bool"):
+        step_advantages(torch.tensor([0.8]), torch.tensor([2]), torch.tensor([True]))

@@ -1,6 +1,12 @@
 """GRPO math: the policy loss and its presets, group advantages, credit to steps, and episode rewards."""
 
-from gui_grpo.grpo.advantages import broadcast_to_steps, group_advantages, step_weights, zero_std_groups
+from gui_grpo.grpo.advantages import (
+    broadcast_to_steps,
+    group_advantages,
+    step_advantages,
+    step_weights,
+    zero_std_groups,
+)
 from gui_grpo.grpo.config import (
     PRESETS,
     ConfigError,
@@ -25,6 +31,7 @@ __all__ = [
     "policy_loss",
     "potential_shaping",
     "preset",
+    "step_advantages",
     "step_weights",
     "zero_std_groups",
 ]

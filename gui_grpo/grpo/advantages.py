@@ -61,6 +61,24 @@ def broadcast_to_steps(episode_values: Tensor, lengths: Tensor) -> Tensor:
     return episode_values.repeat_interleave(lengths)                              # (S,)
 
 
+def step_advantages(
+    episode_advantages: Tensor, lengths: Tensor, valid: Tensor, invalid_cap: float | None = None
+) -> Tensor:
+    """Each step's advantage (S,): its episode's (``broadcast_to_steps``), except that an invalid step's
+    (``valid`` (S,) False) is at most ``invalid_cap``; None: no cap.
+
+    An invalid output did nothing on the device, so it earns no share of its episode's success; carrying a
+    winning episode's advantage, it would be reinforced.
+    """
+    adv = broadcast_to_steps(episode_advantages, lengths)                        # (S,)
+    if valid.shape != adv.shape or valid.dtype != torch.bool:
+        raise GRPOInputError(f"valid must be a bool (S,) with S = sum(lengths) = {adv.numel()}; "
+                             f"got {valid.dtype} {tuple(valid.shape)}")
+    if invalid_cap is None:
+        return adv
+    return torch.where(valid, adv, adv.clamp(max=invalid_cap))                   # (S,)
+
+
 def step_weights(lengths: Tensor, inverse_length: bool = True) -> Tensor:
     """Per-step weights (S,): 1/T_i for each step of episode i (so each episode sums to 1), or all ones.
 

@@ -24,12 +24,13 @@ Why a policy cannot game it:
   failures would contribute more negative samples and push the policy toward terminating early. (A
   non-zero ``step_cost`` does make shorter failures score higher than longer ones; it is off by default.)
 - Never ending gains nothing. An episode the agent did not end (no terminate, no answer: it ran out of
-  steps) costs ``unfinished_penalty`` (0.2), less than a false completion (0.5) and more than an honest
-  ``terminate(failure)`` (0). Without it, running out the clock dodged the false-completion penalty for
-  free: GRPO learned to keep tapping to the step limit, which also undid finished toggles.
+  steps or hit the invalid-output limit) costs ``unfinished_penalty`` (0.2), less than a false completion
+  (0.5) and more than an honest ``terminate(failure)`` (0). Without it, running out the clock dodged the
+  false-completion penalty for free: GRPO learned to keep tapping to the step limit, which also undid
+  finished toggles.
 - Invalid outputs inside a success are not reinforced. The episode-level invalid-action penalty only ranks
   episodes; at the step level an invalid step's advantage is capped at ``invalid_step_advantage`` (-1 by
-  default; ``trainer.make_samples``), so it is pushed down even when its episode won its group.
+  default; ``advantages.step_advantages``), so it is pushed down even when its episode won its group.
 """
 
 from __future__ import annotations
