@@ -282,6 +282,13 @@ def _build(cls: type, data: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
+    loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
+    if cls is LossSection and unknown and set(unknown) <= loss_fields:
+        key = unknown[0]
+        raise ConfigError(
+            f"{where}{key} is a field of the loss preset: set it under {where}overrides, "
+            f"e.g. --set {where}overrides.{key}=VALUE or, in YAML, loss: {{overrides: {{{key}: VALUE}}}}"
+        )
     if unknown:
         raise ConfigError(
             f"unknown config key(s) {', '.join(where + k for k in unknown)}; "

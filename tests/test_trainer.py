@@ -237,6 +237,7 @@ def test_config_loads_yaml_and_applies_overrides(tmp_path):
         ({"model": "m", "optim": {"lr_schedule": "linear"}}, "'constant', 'cosine'"),
         ({"model": "m", "steps": "many"}, "steps='many' must be a whole number"),
         ({"model": "m", "loss": {"overrides": {"beta": -1}}}, "beta=-1"),
+        ({"model": "m", "loss": {"beta": 0.04}}, "--set loss.overrides.beta=VALUE"),
         ({"model": "m", "prompt": {"observation": "text"}}, "observation"),
         ({"out": "x"}, "missing config key(s) model"),
     ],
@@ -247,6 +248,11 @@ def test_config_errors_say_what_to_fix(data, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
     assert message in str(err.value)
+
+
+def test_loss_fields_are_set_through_overrides():
+    cfg = config_from_dict(apply_overrides({"model": "m"}, {"loss.overrides.beta": 0.04}))
+    assert cfg.loss_config().beta == 0.04
 
 
 def _cli(*argv: str) -> subprocess.CompletedProcess:
