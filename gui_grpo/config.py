@@ -170,6 +170,17 @@ class LossSection:
     overrides: dict[str, Any] = field(default_factory=dict)
     """e.g. {"beta": 0.04}. dr_grpo's constant_normalizer defaults to group_size x max_new_tokens."""
 
+    @staticmethod
+    def misplaced_key_hint(unknown: list[str], where: str) -> str | None:
+        """For keys that are ``LossConfig`` fields written directly under loss: where they go instead."""
+        if not set(unknown) <= {f.name for f in dataclasses.fields(LossConfig)}:
+            return None
+        key = unknown[0]
+        return (
+            f"{where}{key} is a field of the loss preset: set it under {where}overrides, "
+            f"e.g. --set {where}overrides.{key}=VALUE or, in YAML, loss: {{overrides: {{{key}: VALUE}}}}"
+        )
+
     def build(self, rollout: RolloutConfig) -> LossConfig:
         overrides = dict(self.overrides)
         if self.preset == "dr_grpo":
@@ -282,16 +293,11 @@ def _build(cls: type, data: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
-    loss_fields = {f.name for f in dataclasses.fields(LossConfig)}
-    if cls is LossSection and unknown and set(unknown) <= loss_fields:
-        key = unknown[0]
-        raise ConfigError(
-            f"{where}{key} is a field of the loss preset: set it under {where}overrides, "
-            f"e.g. --set {where}overrides.{key}=VALUE or, in YAML, loss: {{overrides: {{{key}: VALUE}}}}"
-        )
     if unknown:
+        hint = getattr(cls, "misplaced_key_hint", None)
         raise ConfigError(
-            f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
+            (hint(unknown, where) if hint else None)
+            or f"unknown config key(s) {', '.join(where + k for k in unknown)}; "
             f"known keys{' of ' + where.rstrip('.') if where else ''}: {', '.join(names)}"
         )
     kwargs = {k: _coerce(hints[k], v, where + k) for k, v in data.items()}
