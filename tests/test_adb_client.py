@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import socket
 import struct
+import subprocess
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -206,3 +210,29 @@ def test_connect_devices_for_an_adb_spec(key_path: Path, monkeypatch: pytest.Mon
         finally:
             for d in devices:
                 d.close()
+
+
+def test_first_use_in_an_empty_home_makes_one_whole_key_for_many_clients_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new user's first ``avd:NAME:N`` pool: N clients (threads) and other processes want a key at once."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    child = ("from emulators.adb.auth import ensure_key; from adb_shell.auth.sign_pythonrsa import "
+             "PythonRSASigner; p = ensure_key(); PythonRSASigner.FromRSAKeyPath(str(p)); print(p)")
+    env = {**os.environ, "HOME": str(tmp_path / "home")}
+    procs = [subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    with serve_devices([ScriptedDevice() for _ in range(6)], port=0) as served:
+        clients = [AdbDevice(address, timeout_s=10) for address in served.addresses]
+        with ThreadPoolExecutor(len(clients)) as pool:
+            outputs = list(pool.map(lambda c: c.shell("echo up").output, clients))
+        for c in clients:
+            c.close()
+    assert outputs == ["up\n"] * 6
+    made = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    key = tmp_path / "home" / ".config" / "gui-grpo" / "adbkey"
+    assert made == [str(key)] * 3
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert Path(f"{key}.pub").read_text().startswith("QAAAA")  # 64 words, little-endian: an Android key
+    assert sorted(p.name for p in key.parent.iterdir()) == [".adbkey.lock", "adbkey", "adbkey.pub"]

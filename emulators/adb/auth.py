@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import os
 import struct
+import tempfile
+import threading
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
@@ -97,12 +100,32 @@ def default_key_path() -> Path:
 
 
 def ensure_key(path: str | os.PathLike[str] | None = None) -> Path:
-    """Path of a private key, created with its ``.pub`` on first use (readable by the user only)."""
+    """Path of a private key, created with its ``.pub`` on first use (readable by the user only).
+
+    Safe when many threads or processes ask at once on a new machine: one of them generates the pair in a
+    temporary directory beside the key, under an exclusive lock file, and renames the ``.pub`` and then the
+    private key into place, so a reader sees either no key or a whole one.
+    """
+    key_path = Path(path) if path is not None else default_key_path()
+    if key_path.is_file():
+        return key_path
+    key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with _KEYGEN_LOCK, open(key_path.parent / f".{key_path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not key_path.is_file():
+            _generate_key_pair(key_path)
+    return key_path
+
+
+_KEYGEN_LOCK = threading.Lock()
+
+
+def _generate_key_pair(key_path: Path) -> None:
     from adb_shell.auth.keygen import keygen
 
-    key_path = Path(path) if path is not None else default_key_path()
-    if not key_path.is_file():
-        key_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        keygen(str(key_path))
-        key_path.chmod(0o600)
-    return key_path
+    with tempfile.TemporaryDirectory(dir=key_path.parent, prefix=f".{key_path.name}.") as tmp:
+        staged = Path(tmp) / key_path.name
+        keygen(str(staged))
+        staged.chmod(0o600)
+        os.replace(f"{staged}.pub", f"{key_path}.pub")
+        os.replace(staged, key_path)
