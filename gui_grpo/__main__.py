@@ -1,5 +1,5 @@
 import sys
 
-from gui_grpo.cli import main
+from gui_grpo.cli.main import main
 
 sys.exit(main())

@@ -60,7 +60,7 @@ def served_sim(mode: str, resolution: str) -> Iterator[str]:
         with AdbServer(SimDevice(seed=0, resolution=resolution), port=port) as server:
             yield server.address
         return
-    cmd = [sys.executable, "-m", "gui_grpo.cli", "sim", "serve", "--port", str(port),
+    cmd = [sys.executable, "-m", "gui_grpo.cli.main", "sim", "serve", "--port", str(port),
            "--resolution", resolution]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -34,9 +34,9 @@ def _peak_mib() -> float:
 
 
 def _load(model_dir: str, max_pixels: int, max_new_tokens: int) -> Any:
-    from gui_grpo.engine import HFEngine, Policy
-    from gui_grpo.model import load_policy
-    from gui_grpo.prompts import PromptBuilder, PromptConfig
+    from gui_grpo.policy.engine import HFEngine, Policy
+    from gui_grpo.policy.model import load_policy
+    from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
     model, processor, family = load_policy(model_dir, device="cpu", dtype="float32")
     cfg = PromptConfig(
@@ -49,7 +49,7 @@ def _load(model_dir: str, max_pixels: int, max_new_tokens: int) -> Any:
 
 def _groups(n_groups: int, size: int, seed: int) -> list:
     from emulators.phonesim import SimDevice
-    from gui_grpo.rollout import start_group
+    from gui_grpo.rollout.play import start_group
     from tasks.suites import instances
 
     tasks = instances("easy", "train", n_groups, seed=seed)
@@ -60,7 +60,7 @@ def _groups(n_groups: int, size: int, seed: int) -> list:
 
 
 def phase_rollout(args: argparse.Namespace) -> dict[str, Any]:
-    from gui_grpo.rollout import GroupSpec, RolloutConfig, play_groups
+    from gui_grpo.rollout.play import GroupSpec, RolloutConfig, play_groups
 
     policy = _load(args.model, 28 * 28 * 64, args.max_new_tokens)
     cfg = RolloutConfig(max_steps=args.steps, max_invalid_in_a_row=None, max_batch=32)
@@ -88,7 +88,7 @@ def phase_rollout(args: argparse.Namespace) -> dict[str, Any]:
 
 def phase_prefill(args: argparse.Namespace) -> dict[str, Any]:
     from emulators.phonesim import SimDevice
-    from gui_grpo.coords import family_spec
+    from gui_grpo.policy.coords import family_spec
 
     policy = _load(args.model, family_spec(args.family).max_pixels, args.max_new_tokens)
     builder, engine = policy.builder, policy.engine

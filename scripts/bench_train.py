@@ -8,7 +8,8 @@ projection of the language model, fp32, 2 CPU threads. A step is: encode the pro
 (one shared prefill), score them (a tap inside the named button's bounds earns 1), group advantages, the
 clipped GRPO loss with one backward pass over the G samples, clip, AdamW step. Loss passes:
 ``reuse`` (default; ``optim.reuse_prefill``): the sampling prefill ran with gradients and the loss runs
-only the G completions against it; ``shared``: the prompt runs again, once (``gui_grpo.shared_prefix``);
+only the G completions against it; ``shared``: the prompt runs again, once
+(``gui_grpo.policy.shared_prefix``);
 ``plain``: G full rows.
 
     python scripts/bench_train.py --steps 20 --warmup 3 [--loss-pass reuse|shared|plain|all]
@@ -40,9 +41,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from gui_grpo.config import config_from_dict
-from gui_grpo.rollout import Step, png_bytes
-from gui_grpo.trainer import Sample, Trainer
+from gui_grpo.rollout.play import Step, png_bytes
+from gui_grpo.train.config import config_from_dict
+from gui_grpo.train.trainer import Sample, Trainer
 
 LABELS = ("OK", "Cancel", "Settings", "Search")
 WIDTH, HEIGHT = 280, 560
@@ -86,8 +87,8 @@ def build_trainer(model_dir: str, out: str, loss_pass: str = "reuse") -> Trainer
 
 def grpo_step(trainer: Trainer, image: Image.Image, boxes: list, step: int) -> tuple[float, float]:
     """One full GRPO step; returns (reward mean, seconds)."""
-    from gui_grpo.actions import parse_action
-    from gui_grpo.rollout import episode_seed
+    from gui_grpo.policy.actions import parse_action
+    from gui_grpo.rollout.play import episode_seed
 
     t0 = time.perf_counter()
     target = step % len(LABELS)
@@ -140,10 +141,10 @@ def measure_loss_pass(model_dir: str, variant: str, max_pixels: int | None, repe
     completions of one full-resolution screenshot prompt, ``plain`` or ``shared``."""
     from gui_grpo.grpo.config import preset
     from gui_grpo.grpo.loss import policy_loss
-    from gui_grpo.logprobs import completion_stats, encode_shared
-    from gui_grpo.model import LoraSettings, load_policy
-    from gui_grpo.prompts import PromptBuilder, PromptConfig
-    from gui_grpo.shared_prefix import SharedPrefixBatch, shared_prefix_stats
+    from gui_grpo.policy.logprobs import completion_stats, encode_shared
+    from gui_grpo.policy.model import LoraSettings, load_policy
+    from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+    from gui_grpo.policy.shared_prefix import SharedPrefixBatch, shared_prefix_stats
 
     model, processor, family = load_policy(model_dir, device="cpu", dtype="float32", lora=LoraSettings(8, 16))
     model.train()

@@ -53,7 +53,7 @@ def slow_factory(latency_s: float) -> Any:
 
 
 def measure(trainer: Any, workers: int, latency_s: float, steps: int) -> dict[str, float]:
-    from gui_grpo.ray_workers import RayRolloutPool
+    from gui_grpo.train.ray_workers import RayRolloutPool
 
     rollout = dataclasses.replace(trainer.cfg.rollout, workers=workers, devices=f"sim:{max(4, workers)}")
     t0 = time.perf_counter()
@@ -97,9 +97,9 @@ def main() -> None:
     import ray
     import torch
 
-    from gui_grpo.config import config_from_dict
     from gui_grpo.modeling.build import init_model
-    from gui_grpo.trainer import Trainer
+    from gui_grpo.train.config import config_from_dict
+    from gui_grpo.train.trainer import Trainer
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     torch.set_num_threads(1)

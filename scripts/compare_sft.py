@@ -17,9 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from gui_grpo.demos import load_demos
-from gui_grpo.quickstart import evaluate, saved_preset
-from gui_grpo.sft import SftConfig, run_sft
+from gui_grpo.cli.quickstart import evaluate, saved_preset
+from gui_grpo.train.demos import load_demos
+from gui_grpo.train.sft import SftConfig, run_sft
 
 
 def grpo_minutes(run: Path) -> float:

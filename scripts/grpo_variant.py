@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from gui_grpo.cli import UserError
-from gui_grpo.commands.train import parse_sets
-from gui_grpo.config import ConfigError
-from gui_grpo.quickstart import evaluate, grpo, saved_preset
+from gui_grpo.cli.main import UserError
+from gui_grpo.cli.quickstart import evaluate, grpo, saved_preset
+from gui_grpo.cli.train import parse_sets
+from gui_grpo.train.config import ConfigError
 
 
 def main() -> None:

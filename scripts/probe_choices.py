@@ -26,12 +26,12 @@ from pathlib import Path
 
 import torch
 
-from gui_grpo.demos import Demo, DemoError, DemoSet, build_manifest, record_demos
-from gui_grpo.logprobs import completion_logprobs
-from gui_grpo.model import load_policy
-from gui_grpo.prompts import PromptBuilder
-from gui_grpo.quickstart import QUICKSTART_PROMPT
-from gui_grpo.sft import SftConfig, run_sft
+from gui_grpo.cli.quickstart import QUICKSTART_PROMPT
+from gui_grpo.policy.logprobs import completion_logprobs
+from gui_grpo.policy.model import load_policy
+from gui_grpo.policy.prompts import PromptBuilder
+from gui_grpo.train.demos import Demo, DemoError, DemoSet, build_manifest, record_demos
+from gui_grpo.train.sft import SftConfig, run_sft
 
 
 def oracle_steps(builder: PromptBuilder, templates: list[str], split: str, n: int, start: int) -> list[Demo]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from gui_grpo.action_space import OFFICIAL_ACTIONS
-from gui_grpo.actions import ACTION_NAMES, tool_description, tool_schema
+from gui_grpo.policy.action_space import OFFICIAL_ACTIONS
+from gui_grpo.policy.actions import ACTION_NAMES, tool_description, tool_schema
 
 
 def tools_block(description: str) -> dict:

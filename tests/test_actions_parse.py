@@ -23,7 +23,7 @@ from emulators.actions import (
     Wait,
 )
 from emulators.elements import Element
-from gui_grpo.actions import (
+from gui_grpo.policy.actions import (
     ACTION_NAMES,
     ActionFormatError,
     Invalid,
@@ -32,7 +32,7 @@ from gui_grpo.actions import (
     parse_action,
     resolve_format,
 )
-from gui_grpo.coords import FAMILIES, ScreenMapping, family_spec, resized_image_size, round_half_up
+from gui_grpo.policy.coords import FAMILIES, ScreenMapping, family_spec, resized_image_size, round_half_up
 
 SCREEN = (1080, 2400)
 IMAGE = (540, 1200)  # half the screen in each direction: model pixel (x, y) is device pixel (2x, 2y)

@@ -33,7 +33,7 @@ ADB = shutil.which("adb") or "/usr/bin/adb"
 pytestmark = pytest.mark.skipif(not os.path.exists(ADB), reason="Debian's adb client is not installed "
                                                                   "(apt-get install adb)")
 # `gui-grpo` with the `sim` command group registered (in case the CLI does not list it yet).
-_CLI = ("import sys\nfrom gui_grpo import cli\n"
+_CLI = ("import sys\nfrom gui_grpo.cli import main as cli\n"
         "cli.COMMAND_MODULES += () if 'sim' in cli.COMMAND_MODULES else ('sim',)\n"
         "sys.exit(cli.main(sys.argv[1:]))")
 

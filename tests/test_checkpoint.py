@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from gui_grpo import checkpoint
+from gui_grpo.train import checkpoint
 
 
 def _draws() -> tuple[float, float, float]:
@@ -95,7 +95,7 @@ SAVER = textwrap.dedent(
     import os, sys, torch
     sys.path.insert(0, {tests!r})
     from test_checkpoint import _setup, _train_step, _save
-    from gui_grpo.checkpoint import PAUSE_ENV
+    from gui_grpo.train.checkpoint import PAUSE_ENV
     run = {run!r}
     pause = os.environ.pop(PAUSE_ENV)
     model, opt, sched = _setup()

@@ -12,7 +12,7 @@ from qwen_vl_utils.vision_process import smart_resize as qwen_vl_utils_smart_res
 from transformers import Qwen2VLImageProcessor
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as transformers_smart_resize
 
-from gui_grpo.coords import (
+from gui_grpo.policy.coords import (
     FAMILIES,
     NORM_RANGE,
     CoordinateError,

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gui_grpo.curriculum import TemplateCurriculum
-from gui_grpo.trainer import Trainer
+from gui_grpo.train.curriculum import TemplateCurriculum
+from gui_grpo.train.trainer import Trainer
 from tests.test_trainer import config
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gui_grpo.checkpoint import trainable_state
-from gui_grpo.config import config_from_dict
-from gui_grpo.distributed import DataParallel, DistributedError, share_blocks, split_device_spec
-from gui_grpo.trainer import Sample, Trainer
+from gui_grpo.train.checkpoint import trainable_state
+from gui_grpo.train.config import config_from_dict
+from gui_grpo.train.distributed import DataParallel, DistributedError, share_blocks, split_device_spec
+from gui_grpo.train.trainer import Sample, Trainer
 
 PROMPT = {"observation": "pixels+elements", "action_format": "json", "max_pixels": 28 * 28 * 24}
 

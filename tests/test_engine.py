@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from emulators.phonesim import SimDevice
-from gui_grpo.engine import EngineError, HFEngine
-from gui_grpo.logprobs import completion_logprobs, right_aligned
-from gui_grpo.model import load_policy
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout import Policy
+from gui_grpo.policy.engine import EngineError, HFEngine
+from gui_grpo.policy.logprobs import completion_logprobs, right_aligned
+from gui_grpo.policy.model import load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.rollout.play import Policy
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 16)
 
@@ -139,7 +139,7 @@ def test_vllm_engine_samples_seeded_with_processed_logprobs(tiny_model_dir, setu
     pytest.importorskip("torch.cuda")
     if not torch.cuda.is_available():
         pytest.skip("vllm needs a CUDA device")
-    from gui_grpo.vllm_engine import VLLMEngine
+    from gui_grpo.policy.vllm_engine import VLLMEngine
 
     _, builder, prompts = setup
     engine = VLLMEngine(tiny_model_dir, max_new_tokens=12, enable_lora=False, gpu_memory_utilization=0.3)
@@ -171,14 +171,14 @@ def test_sampling_stops_right_after_the_tool_call_and_keeps_it_in_the_text(setup
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed")
 def test_without_vllm_the_engine_says_how_to_get_it():
-    from gui_grpo.vllm_engine import VLLMEngine, VLLMUnavailable
+    from gui_grpo.policy.vllm_engine import VLLMEngine, VLLMUnavailable
 
     with pytest.raises(VLLMUnavailable, match=r"gui-grpo\[vllm\]"):
         VLLMEngine("/nonexistent/model")
 
 
 def test_seeded_sampler_draws_from_the_tempered_distribution_and_never_a_banned_token():
-    from gui_grpo.engine import SeededSampler
+    from gui_grpo.policy.engine import SeededSampler
 
     logits = torch.tensor([[2.0, 0.5, -1.0, 1.0, 3.0, 0.0]]).repeat(4000, 1)  # (N, V)
     sampler = SeededSampler(list(range(4000)), temperature=1.5, greedy=False, banned=[4])

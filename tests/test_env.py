@@ -11,9 +11,9 @@ from gymnasium.utils.env_checker import check_env
 from emulators.adb import AdbDevice, serve_devices
 from emulators.adb.auth import ensure_key
 from emulators.phonesim import SimDevice
-from gui_grpo.actions import format_action
-from gui_grpo.env import PhoneEnv, sim_factory
-from gui_grpo.prompts import PromptConfig
+from gui_grpo.policy.actions import format_action
+from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.rollout.env import PhoneEnv, sim_factory
 from tasks.suites import instances
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json")

@@ -12,12 +12,12 @@ from PIL import Image
 
 from emulators.errors import DeviceUnreachable
 from emulators.phonesim import SimDevice
-from gui_grpo import cli
-from gui_grpo.engine import Completion
-from gui_grpo.evaluate import EvalConfig, rates, run_evaluation, summarize, wilson_interval
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.report.trajectories import action_from_repr, load_episode, load_step_rows, save_episode
-from gui_grpo.rollout import Policy, play_groups, start_group
+from gui_grpo.cli import main as cli
+from gui_grpo.eval.evaluate import EvalConfig, rates, run_evaluation, summarize, wilson_interval
+from gui_grpo.policy.engine import Completion
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.rollout.play import Policy, play_groups, start_group
+from gui_grpo.rollout.trajectories import action_from_repr, load_episode, load_step_rows, save_episode
 from tasks.suites import instances
 
 
@@ -253,8 +253,8 @@ def test_eval_missing_model_fails(tmp_path, monkeypatch, capsys):
 
 
 def test_eval_adapter_for_another_base_fails_in_one_line(tiny_model_dir, tmp_path, monkeypatch, capsys):
-    from gui_grpo.model import LoraSettings, load_policy
     from gui_grpo.modeling.build import init_model
+    from gui_grpo.policy.model import LoraSettings, load_policy
 
     other = tmp_path / "other-base"
     init_model(other, family="qwen2_5_vl", size="small", seed=1)  # different widths: shapes cannot match

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText
 
-from gui_grpo.model import LoraSettings, load_policy
-from gui_grpo.prompts import PromptBuilder, PromptConfig
+from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
 
 def test_merged_logits_match_base_plus_adapter(tiny_model_dir, tmp_path):

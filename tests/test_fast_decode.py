@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from gui_grpo.engine import HFEngine
-from gui_grpo.fast_decode import decoder_for
-from gui_grpo.model import LoraSettings, load_policy
 from gui_grpo.modeling.build import init_model
-from gui_grpo.prompts import PromptBuilder, PromptConfig
+from gui_grpo.policy.engine import HFEngine
+from gui_grpo.policy.fast_decode import decoder_for
+from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
 PROMPT = PromptConfig(observation="pixels", action_format="json", max_pixels=28 * 28 * 24)
 

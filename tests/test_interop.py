@@ -6,7 +6,7 @@ import pytest
 
 from emulators.actions import Answer, Key, LongPress, OpenApp, Swipe, Tap, Terminate, Type, Wait
 from emulators.phonesim import SimDevice
-from gui_grpo.interop import InteropError, from_androidworld, to_androidworld
+from gui_grpo.policy.interop import InteropError, from_androidworld, to_androidworld
 
 SCREEN = (540, 1200)
 

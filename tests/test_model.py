@@ -14,10 +14,11 @@ import torch
 from PIL import Image, ImageDraw
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from gui_grpo.cli import UserError
-from gui_grpo.commands import init_model as init_model_command
-from gui_grpo.coords import family_spec
-from gui_grpo.model import (
+from gui_grpo.cli import init_model as init_model_command
+from gui_grpo.cli.main import UserError
+from gui_grpo.modeling.build import init_model
+from gui_grpo.policy.coords import family_spec
+from gui_grpo.policy.model import (
     LoraSettings,
     ModelLoadError,
     detect_family,
@@ -26,7 +27,6 @@ from gui_grpo.model import (
     patch_embed_as_matmul,
     vision_tower,
 )
-from gui_grpo.modeling.build import init_model
 
 FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 PROCESSOR_CLASSES = {

@@ -9,16 +9,16 @@ import sys
 import pytest
 
 from emulators.actions import Answer, Key, LongPress, OpenApp, Swipe, Tap, Terminate, Type, Wait
-from gui_grpo.actions import Invalid
-from gui_grpo.config import apply_overrides, config_from_dict
-from gui_grpo.offline import (
+from gui_grpo.policy.actions import Invalid
+from gui_grpo.train.config import apply_overrides, config_from_dict
+from gui_grpo.train.offline import (
     GroundTruth,
     OfflineFormatError,
     action_reward,
     export_oracle_records,
     load_records,
 )
-from gui_grpo.trainer import Trainer
+from gui_grpo.train.trainer import Trainer
 
 CLICK = GroundTruth("click", bounds=(10, 20, 110, 60), point=(60, 40), index=2)
 

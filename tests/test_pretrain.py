@@ -13,11 +13,11 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoTokenizer
 
 from emulators.actions import Answer, Type
-from gui_grpo.actions import parse_action
-from gui_grpo.cli import UserError
-from gui_grpo.commands import init_model as init_model_command
+from gui_grpo.cli import init_model as init_model_command
+from gui_grpo.cli.main import UserError
 from gui_grpo.modeling import pretrain as pt
 from gui_grpo.modeling.build import init_model
+from gui_grpo.policy.actions import parse_action
 
 LINE = re.compile(r'^\[(\d+)\] (\w+) "([^"]*)"', re.M)
 

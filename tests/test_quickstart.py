@@ -31,7 +31,8 @@ def test_train_smoke_preset_end_to_end(tmp_path):
 
 
 def test_preset_takes_out_and_seed_from_set_or_flags_and_refuses_the_rest(monkeypatch, capsys):
-    from gui_grpo import cli, quickstart
+    from gui_grpo.cli import main as cli
+    from gui_grpo.cli import quickstart
 
     ran = []
     monkeypatch.setattr(quickstart, "run_quickstart", lambda preset: ran.append(preset))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gui_grpo.config import ConfigError, apply_overrides, config_from_dict
-from gui_grpo.trainer import Sample, Trainer
+from gui_grpo.train.config import ConfigError, apply_overrides, config_from_dict
+from gui_grpo.train.trainer import Sample, Trainer
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from test_eval import DONE, TAP, ScriptedPolicy, call
 
-from gui_grpo.evaluate import EvalConfig, run_evaluation
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.report.build import render_report, write_report
-from gui_grpo.report.compare import compare_summaries, newcombe_interval
-from gui_grpo.report.runs import ReportError, load_run
+from gui_grpo.eval.evaluate import EvalConfig, run_evaluation
+from gui_grpo.eval.report.build import render_report, write_report
+from gui_grpo.eval.report.compare import compare_summaries, newcombe_interval
+from gui_grpo.eval.report.runs import ReportError, load_run
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

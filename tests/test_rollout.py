@@ -12,14 +12,21 @@ from emulators.adb import AdbDevice, serve_devices
 from emulators.adb.auth import ensure_key
 from emulators.device import Device
 from emulators.phonesim import SimDevice
-from gui_grpo.devices import open_devices
-from gui_grpo.engine import Completion, HFEngine
-from gui_grpo.logprobs import completion_logprobs, right_aligned
-from gui_grpo.model import load_policy
 from gui_grpo.modeling.build import init_model
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout import Policy, RolloutConfig, episode_seed, play_groups, start_group, start_group_on
-from gui_grpo.trainer import rebuild_prompt
+from gui_grpo.policy.engine import Completion, HFEngine
+from gui_grpo.policy.logprobs import completion_logprobs, right_aligned
+from gui_grpo.policy.model import load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.rollout.devices import open_devices
+from gui_grpo.rollout.play import (
+    Policy,
+    RolloutConfig,
+    episode_seed,
+    play_groups,
+    start_group,
+    start_group_on,
+)
+from gui_grpo.train.trainer import rebuild_prompt
 from tasks.suites import instances
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 24)

@@ -12,10 +12,10 @@ from test_eval import DONE, ScriptedPolicy, _main, call
 from emulators.actions import Key, OpenApp, Tap, Wait
 from emulators.adb import AdbDevice, serve_devices
 from emulators.phonesim import SimDevice
-from gui_grpo.actions import Invalid
-from gui_grpo.deploy import AgentRun, DeployError, SafetyPolicy, run_agent, vet_action
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.report.trajectories import load_episode, load_step_rows
+from gui_grpo.policy.actions import Invalid
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent, vet_action
+from gui_grpo.rollout.trajectories import load_episode, load_step_rows
 
 
 def test_safety_policy_vets_actions():

@@ -13,10 +13,14 @@ import pytest
 import torch
 from transformers import AutoProcessor
 
-from gui_grpo.actions import parse_action
-from gui_grpo.cli import UserError
-from gui_grpo.commands import sft as sft_command
-from gui_grpo.demos import (
+from gui_grpo.cli import sft as sft_command
+from gui_grpo.cli.main import UserError
+from gui_grpo.modeling.build import init_model
+from gui_grpo.policy.actions import parse_action
+from gui_grpo.policy.logprobs import completion_logprobs
+from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.train.demos import (
     STOP_TOKEN,
     DemoError,
     DemoSet,
@@ -25,11 +29,7 @@ from gui_grpo.demos import (
     record_demos,
     write_demos,
 )
-from gui_grpo.logprobs import completion_logprobs
-from gui_grpo.model import LoraSettings, load_policy
-from gui_grpo.modeling.build import init_model
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.sft import SftConfig, SftTrainer, completion_ids, sft_loss
+from gui_grpo.train.sft import SftConfig, SftTrainer, completion_ids, sft_loss
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=40_000)
 

@@ -8,16 +8,16 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from gui_grpo.config import config_from_dict
 from gui_grpo.grpo.config import preset
 from gui_grpo.grpo.loss import policy_loss
-from gui_grpo.logprobs import completion_stats
-from gui_grpo.model import LoraSettings, load_policy
 from gui_grpo.modeling.build import init_model
-from gui_grpo.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout import Step, png_bytes
-from gui_grpo.shared_prefix import SharedPrefixBatch, SharedPrefixError, shared_prefix_stats
-from gui_grpo.trainer import Sample, Trainer
+from gui_grpo.policy.logprobs import completion_stats
+from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.policy.shared_prefix import SharedPrefixBatch, SharedPrefixError, shared_prefix_stats
+from gui_grpo.rollout.play import Step, png_bytes
+from gui_grpo.train.config import config_from_dict
+from gui_grpo.train.trainer import Sample, Trainer
 
 PROMPT = PromptConfig(max_pixels=28 * 28 * 24)
 LENGTHS = (5, 9, 1, 7)  # G = 4 completions of different lengths, one of a single token
@@ -179,7 +179,7 @@ def group_samples(builder, n: int, lengths, image: Image.Image, instruction: str
 
 
 def test_trainer_shares_prompts_in_the_loss_pass(family_model, tmp_path, monkeypatch):
-    import gui_grpo.trainer as trainer_module
+    import gui_grpo.train.trainer as trainer_module
 
     calls = []
     real = trainer_module.shared_prefix_stats
@@ -242,7 +242,7 @@ def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_toke
     """Sample G = 4 completions of two prompts in one call, then one update; its (clipped) LoRA gradients.
 
     Gradients, not the updated weights: AdamW turns rounding-level gradients into lr-sized steps."""
-    from gui_grpo.rollout import episode_seed
+    from gui_grpo.rollout.play import episode_seed
 
     cfg = config_from_dict(
         {

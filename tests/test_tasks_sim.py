@@ -10,7 +10,7 @@ import pytest
 
 from emulators.actions import Answer, Terminate
 from emulators.phonesim import SimDevice
-from gui_grpo.cli import UserError
+from gui_grpo.cli.main import UserError
 from tasks.runner import play, run_do_nothing, run_guess, run_oracle, run_random
 from tasks.suites import load_templates
 from tasks.verify import format_table, verify_template
@@ -83,7 +83,7 @@ def test_random_agent_runs_and_verify_reports(fresh):
 def run_cli(*argv: str) -> int:
     import argparse
 
-    from gui_grpo.commands import tasks as tasks_command
+    from gui_grpo.cli import tasks as tasks_command
 
     parser = argparse.ArgumentParser(prog="gui-grpo")
     tasks_command.register(parser.add_subparsers(dest="command", required=True))

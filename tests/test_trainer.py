@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from gui_grpo.config import TrainConfig, apply_overrides, config_from_dict
 from gui_grpo.grpo.config import ConfigError, RewardConfig, preset
-from gui_grpo.logprobs import completion_logprobs
-from gui_grpo.prompts import PromptConfig
-from gui_grpo.trainer import Sample, Trainer, make_samples, rebuild_prompt
+from gui_grpo.policy.logprobs import completion_logprobs
+from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.train.config import TrainConfig, apply_overrides, config_from_dict
+from gui_grpo.train.trainer import Sample, Trainer, make_samples, rebuild_prompt
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 24)
 
@@ -172,7 +172,7 @@ def token_rewards(results, reward_cfg):
 
 
 def test_resume_continues_exactly(tiny_model_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("gui_grpo.trainer.score_episodes", token_rewards)
+    monkeypatch.setattr("gui_grpo.train.trainer.score_episodes", token_rewards)
     kw = dict(steps=4, lora__r=4, optim__lr_schedule="cosine", optim__warmup_steps=1)
     kw["optim__weight_decay"] = 0.01
     straight = Trainer(config(tiny_model_dir, str(tmp_path / "a"), **kw))
@@ -215,7 +215,7 @@ prompt:
 
 
 def test_config_loads_yaml_and_applies_overrides(tmp_path):
-    from gui_grpo.config import load_config
+    from gui_grpo.train.config import load_config
 
     path = tmp_path / "run.yaml"
     path.write_text(YAML.format(model="m", out=str(tmp_path / "o")))
@@ -243,7 +243,7 @@ def test_config_loads_yaml_and_applies_overrides(tmp_path):
     ],
 )
 def test_config_errors_say_what_to_fix(data, message):
-    from gui_grpo.config import ConfigError
+    from gui_grpo.train.config import ConfigError
 
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
@@ -280,7 +280,7 @@ def test_train_cli_rejects_bad_config_devices_and_resume(tiny_model_dir, tmp_pat
 
 
 def test_shared_prompt_encoding_gives_the_same_logprobs(tiny_model_dir, tmp_path):
-    from gui_grpo.logprobs import completion_stats
+    from gui_grpo.policy.logprobs import completion_stats
 
     trainer = Trainer(config(tiny_model_dir, str(tmp_path), lora__r=4, rollout__group_size=3))
     chunk = [Sample(s, 0.0, 1.0) for r in trainer.collect(step=0) for s in r.steps]

@@ -28,10 +28,10 @@ from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoP
 from transformers.models.qwen3_vl import Qwen3VLConfig, Qwen3VLProcessor
 from transformers.models.qwen3_vl.video_processing_qwen3_vl import Qwen3VLVideoProcessor
 
-from gui_grpo.coords import FAMILIES, family_spec
 from gui_grpo.modeling.pretrain import PretrainConfig, PretrainResult
 from gui_grpo.modeling.pretrain import pretrain as run_pretraining
 from gui_grpo.modeling.tokenizer import build_tokenizer
+from gui_grpo.policy.coords import FAMILIES, family_spec
 
 FamilyName = Literal["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
 Size = Literal["tiny", "small"]

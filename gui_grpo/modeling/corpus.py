@@ -154,8 +154,8 @@ def numbers(rng: random.Random) -> str:
 
 def system_texts() -> list[str]:
     """The real system prompts (every action format, a few resolutions), so prompts tokenise compactly."""
-    from gui_grpo.actions import ACTION_FORMATS, tool_description
-    from gui_grpo.prompts import SYSTEM_PROMPT
+    from gui_grpo.policy.actions import ACTION_FORMATS, tool_description
+    from gui_grpo.policy.prompts import SYSTEM_PROMPT
 
     sizes = [(252, 588), (392, 868), (1092, 2408), (540, 1200)]
     return [SYSTEM_PROMPT + tool_description(family, fmt, size)

@@ -1,0 +1,1 @@
+"""The ``gui-grpo`` commands (one module each, see ``main``) and the main job's pipeline (``quickstart``)."""

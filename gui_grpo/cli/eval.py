@@ -1,0 +1,109 @@
+"""``gui-grpo eval``: measure a policy on a task suite's held-out instances."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gui_grpo.cli.main import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="evaluate a policy on a task suite (success per template and app, trajectories)",
+        description="Play K task instances of a suite split with the policy (greedy unless --sample) and "
+        "write OUT/summary.json (success per template and app with Wilson 95%% intervals, mean steps, "
+        "invalid-action, false-completion and side-effect rates, lost devices), OUT/episodes.jsonl and "
+        "one trajectory per episode under OUT/episodes/. `gui-grpo report OUT` renders it.",
+    )
+    p.add_argument("--model", required=True, help="checkpoint directory")
+    p.add_argument("--adapter", help="LoRA adapter directory to apply on the model")
+    p.add_argument("--suite", default="smoke", help="task suite (default smoke; `gui-grpo tasks list`)")
+    p.add_argument("--split", default="test", help="train, test, heldout or all (default test)")
+    p.add_argument("--episodes", type=int, default=8, help="task instances to play (default 8)")
+    p.add_argument(
+        "--devices", default="sim:1", help="sim:N, adb:HOST:PORT[,...] or serial:SERIAL[,...] (default sim:1)"
+    )
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--sample", action="store_true", help="sample at --temperature instead of greedy")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0, help="instances, sim seeds and sampling seeds (default 0)")
+    p.add_argument("--max-steps", type=int, help="step cap per episode (default: each task's own)")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--observation", choices=["pixels", "pixels+elements"], default="pixels")
+    p.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"])
+    p.add_argument("--max-pixels", type=int, help="screenshot pixel budget of the model")
+    p.add_argument("--sim-resolution", choices=["small", "default"], default="small")
+    p.add_argument("--report", action="store_true", help="also write OUT/report.html")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace):  # -> EvalConfig
+    from gui_grpo.eval.evaluate import EvalConfig
+    from gui_grpo.policy.prompts import PromptConfig
+
+    if not Path(args.model).is_dir():
+        raise UserError(f"model directory {args.model} does not exist")
+    if args.adapter is not None and not Path(args.adapter).is_dir():
+        raise UserError(f"adapter directory {args.adapter} does not exist")
+    prompt: dict = {"observation": args.observation, "action_format": args.action_format}
+    if args.max_pixels is not None:
+        prompt["max_pixels"] = args.max_pixels
+    try:
+        return EvalConfig(
+            model=args.model,
+            adapter=args.adapter,
+            out=args.out,
+            suite=args.suite,
+            split=args.split,
+            episodes=args.episodes,
+            devices=args.devices,
+            seed=args.seed,
+            sample=args.sample,
+            temperature=args.temperature,
+            max_new_tokens=args.max_new_tokens,
+            max_steps=args.max_steps,
+            sim_resolution=args.sim_resolution,
+            prompt=PromptConfig(**prompt),
+        )
+    except ValueError as e:
+        raise UserError(f"bad evaluation settings: {e}") from e
+
+
+def _check_suite(cfg) -> None:
+    from emulators.errors import BadDeviceSpec
+    from emulators.specs import parse_device_spec
+    from tasks.base import TaskError
+    from tasks.suites import split_templates
+
+    try:
+        parse_device_spec(cfg.devices)
+        split_templates(cfg.suite, cfg.split)
+    except (TaskError, BadDeviceSpec) as e:
+        raise UserError(str(e).splitlines()[0]) from e
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = build_config(args)
+    _check_suite(cfg)  # before loading the model: bad names fail fast
+    from gui_grpo.eval.evaluate import EvalError, run_evaluation
+    from gui_grpo.policy.model import ModelLoadError
+    from tasks.base import TaskError
+
+    try:
+        summary = run_evaluation(cfg)
+    except (EvalError, ModelLoadError, TaskError) as e:
+        raise UserError(str(e)) from e
+    o = summary["overall"]
+    rate = "n/a" if o["success_rate"] is None else f"{o['success_rate']:.2f}"
+    lo, hi = o["success_ci95"]
+    print(
+        f"success {rate} [{lo:.2f}, {hi:.2f}] over {o['scored']} episodes ({o['lost']} lost); "
+        f"written to {cfg.out}"
+    )
+    if args.report:
+        from gui_grpo.eval.report.build import write_report
+
+        print(f"report: {write_report([Path(cfg.out)])}")
+    return 0

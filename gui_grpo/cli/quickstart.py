@@ -1,0 +1,286 @@
+"""The main job: warm start a tiny model on oracle demonstrations, then GRPO, on PhoneSim, on a CPU.
+
+``gui-grpo train`` with no arguments runs the ``quickstart`` preset:
+
+1. build the tiny Qwen2.5-VL model if ``runs/tiny`` is absent (``gui-grpo init-model``);
+2. record oracle demonstrations (``demo_seeds`` episodes per template of the train split);
+3. supervised warm start, full-parameter, until the loss stops improving or ``sft_minutes`` pass;
+4. evaluate the warm start greedily on held-out instances (test-split parameters) and held-out templates;
+5. GRPO from the warm start (LoRA; the reference is the warm-started model);
+6. evaluate again on the same instances, print a before/after table with Wilson 95% intervals, plot the
+   curves, and say where the run is.
+
+Budgets are fixed in the preset, not tuned per run. ``--preset smoke`` runs the same pipeline in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gui_grpo.policy.prompts import PromptConfig
+
+QUICKSTART_PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=40_000)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything the main job does, with its budgets."""
+
+    name: str
+    model: str = "runs/tiny"
+    out: str = "runs/quickstart"
+    suite: str = "easy"
+    seed: int = 0
+    demo_seeds: int = 20
+    """Oracle episodes per train-split template for the warm start."""
+    sft_epochs: int = 30
+    sft_minutes: float = 10.0
+    sft_patience: int = 3
+    grpo_steps: int = 200
+    """Upper bound on GRPO steps; ``grpo_minutes`` usually ends the run first."""
+    grpo_minutes: float | None = 10.0
+    curriculum: bool = True
+    groups_per_step: int = 6
+    group_size: int = 8
+    lr: float = 5e-4
+    lora_r: int = 16
+    loss: str = "grpo"
+    max_new_tokens: int = 40
+    max_steps_per_episode: int = 8
+    eval_episodes: int = 200
+    heldout_episodes: int = 50
+    eval_batch: int = 25
+    progress_bar: bool = True
+    """A tqdm bar during GRPO; off (``--no-progress``) prints one line per step."""
+    prompt: PromptConfig = field(default_factory=lambda: QUICKSTART_PROMPT)
+
+
+PRESETS: dict[str, Preset] = {
+    "quickstart": Preset("quickstart"),
+    "smoke": Preset(
+        "smoke",
+        out="runs/smoke",
+        suite="smoke",
+        demo_seeds=2,
+        sft_epochs=3,
+        sft_minutes=0.5,
+        grpo_steps=1,
+        groups_per_step=1,
+        group_size=2,
+        max_new_tokens=24,
+        max_steps_per_episode=4,
+        eval_episodes=4,
+        heldout_episodes=0,
+        eval_batch=4,
+    ),
+}
+
+
+def saved_preset(run: Path) -> tuple[Preset, dict[str, Any]]:
+    """The preset a finished run used (from ``RUN/quickstart.json``) and that summary; ``ValueError``
+    when ``run`` is not a finished ``gui-grpo train`` run."""
+    summary_path = run / "quickstart.json"
+    if not summary_path.is_file() or not (run / "warm_start").is_dir():
+        raise ValueError(f"{run} is not a finished `gui-grpo train` run (no quickstart.json or warm_start/)")
+    saved = json.loads(summary_path.read_text())
+    fields = {f.name for f in dataclasses.fields(Preset)} - {"prompt"}
+    preset = dataclasses.replace(
+        PRESETS[saved["preset"]["name"]], **{k: v for k, v in saved["preset"].items() if k in fields}
+    )
+    return preset, saved
+
+
+def _log_to(path: Path, log: Callable[[str], None]) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        log(line)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    return write
+
+
+def ensure_model(preset: Preset, log: Callable[[str], None]) -> Path:
+    path = Path(preset.model)
+    if (path / "config.json").is_file():
+        log(f"model: {path} (exists)")
+        return path
+    from gui_grpo.modeling.build import init_model
+
+    built = init_model(path, family="qwen2_5_vl", size="tiny", seed=preset.seed)
+    log(f"model: built {path} ({built.parameters / 1e6:.2f} M parameters)")
+    return path
+
+
+def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None]) -> Path:
+    """Demonstrations of the train split, then full-parameter SFT; returns the warm-started checkpoint."""
+    from gui_grpo.policy.model import load_policy
+    from gui_grpo.policy.prompts import PromptBuilder
+    from gui_grpo.train.demos import build_manifest, load_demos, record_demos, write_demos
+    from gui_grpo.train.sft import SftConfig, run_sft
+
+    _, processor, family = load_policy(model, device="cpu", dtype="float32")
+    builder = PromptBuilder(processor, family, preset.prompt)
+    t0 = time.perf_counter()
+    demos, episodes = record_demos(builder, suite=preset.suite, split="train", seeds=preset.demo_seeds)
+    manifest = build_manifest(
+        builder, suite=preset.suite, split="train", seeds=preset.demo_seeds, model=str(model)
+    )
+    write_demos(out / "demos", demos, episodes, manifest)
+    log(f"demos: {len(demos)} steps from {len(episodes)} oracle episodes ({time.perf_counter() - t0:.0f} s)")
+    cfg = SftConfig(
+        model=str(model),
+        out=str(out / "warm_start"),
+        epochs=preset.sft_epochs,
+        full=True,
+        patience=preset.sft_patience,
+        max_minutes=preset.sft_minutes,
+        seed=preset.seed,
+        eval_instances=0,
+        max_new_tokens=preset.max_new_tokens,
+        device="cpu",
+        dtype="float32",
+    )
+    result = run_sft(cfg, load_demos(out / "demos"), log=log)
+    last = result.epochs[-1]["loss"] if result.epochs else float("nan")
+    log(f"warm start: {len(result.epochs)} epochs in {result.seconds:.0f} s, last loss {last:.4f}")
+    return result.out
+
+
+def evaluate(preset: Preset, model: Path, adapter: Path | None, out: Path, split: str, n: int) -> dict:
+    from gui_grpo.eval.evaluate import EvalConfig, run_evaluation
+
+    cfg = EvalConfig(
+        model=str(model),
+        adapter=str(adapter) if adapter else None,
+        out=str(out),
+        suite=preset.suite,
+        split=split,
+        episodes=n,
+        devices=f"sim:{min(n, preset.eval_batch)}",
+        seed=preset.seed + 7,
+        max_new_tokens=preset.max_new_tokens,
+        max_steps=preset.max_steps_per_episode,
+        prompt=preset.prompt,
+        device="cpu",
+        dtype="float32",
+    )
+    return run_evaluation(cfg)
+
+
+def grpo_config(preset: Preset, warm: Path, out: Path) -> dict[str, Any]:
+    """The GRPO phase's run config as plain data (what ``config_from_dict`` reads)."""
+    return {
+        "model": str(warm),
+        "out": str(out),
+        "suite": preset.suite,
+        "steps": preset.grpo_steps,
+        "max_minutes": preset.grpo_minutes,
+        "seed": preset.seed,
+        "device": "cpu",
+        "dtype": "float32",
+        "progress_bar": preset.progress_bar,
+        "rollout": {
+            "groups_per_step": preset.groups_per_step,
+            "group_size": preset.group_size,
+            "curriculum": preset.curriculum,
+            "max_new_tokens": preset.max_new_tokens,
+            "max_steps_per_episode": preset.max_steps_per_episode,
+        },
+        "optim": {"lr": preset.lr},
+        "lora": {"r": preset.lora_r, "alpha": 2 * preset.lora_r},
+        "loss": {"preset": preset.loss},
+        "prompt": dataclasses.asdict(preset.prompt),
+    }
+
+
+def grpo(
+    preset: Preset, warm: Path, out: Path, overrides: dict[str, Any] | None = None
+) -> tuple[Path, Path | None]:
+    """GRPO from the warm start; returns the (model, adapter) pair to evaluate: the warm start and the
+    trained LoRA, or the trained model and None when ``lora.full_finetune`` is set."""
+    from gui_grpo.train.config import apply_overrides, config_from_dict
+    from gui_grpo.train.trainer import Trainer
+
+    cfg = config_from_dict(apply_overrides(grpo_config(preset, warm, out), overrides or {}))
+    Trainer(cfg).train()
+    final = out / "final"
+    return (final, None) if cfg.lora.full_finetune else (warm, final)
+
+
+def _row(label: str, summary: dict | None) -> str:
+    if summary is None:
+        return f"{label:<34} {'-':>8}"
+    o = summary["overall"]
+    lo, hi = o["success_ci95"]
+    return f"{label:<34} {o['success_rate'] * 100:7.1f}%  [{lo * 100:5.1f}, {hi * 100:5.1f}]  n={o['scored']}"
+
+
+def comparison_table(results: dict[str, dict | None]) -> str:
+    lines = [f"{'held-out success (greedy)':<34} {'rate':>8}  95% Wilson interval"]
+    for key, label in [
+        ("before_test", "warm start, test-split params"),
+        ("after_test", "GRPO, test-split params"),
+        ("before_heldout", "warm start, held-out templates"),
+        ("after_heldout", "GRPO, held-out templates"),
+    ]:
+        if key in results:
+            lines.append(_row(label, results[key]))
+    return "\n".join(lines)
+
+
+def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole pipeline; return the before/after summaries. Writes everything under ``preset.out``."""
+    out = Path(preset.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _log_to(out / "quickstart.log", log)
+    t0 = time.perf_counter()
+    log(f"gui-grpo {preset.name}: suite {preset.suite!r}, run directory {out}")
+    model = ensure_model(preset, log)
+    warm = warm_start(preset, model, out, log)
+    results: dict[str, dict | None] = {}
+    evals = [("test", preset.eval_episodes), ("heldout", preset.heldout_episodes)]
+    for split, n in evals:
+        if n:
+            results[f"before_{split}"] = evaluate(preset, warm, None, out / f"eval_warm_{split}", split, n)
+    log(comparison_table(results))
+    budget = f"{preset.grpo_minutes:g} min or " if preset.grpo_minutes else ""
+    log(f"GRPO: {budget}{preset.grpo_steps} steps of {preset.groups_per_step} groups x {preset.group_size}")
+    trained, adapter = grpo(preset, warm, out / "grpo")
+    for split, n in evals:
+        if n:
+            where = out / f"eval_grpo_{split}"
+            results[f"after_{split}"] = evaluate(preset, trained, adapter, where, split, n)
+    table = comparison_table(results)
+    log(table)
+    plot = _plot(out)
+    minutes = (time.perf_counter() - t0) / 60
+    log(f"done in {minutes:.1f} min; run directory {out.resolve()}" + (f"; curves {plot}" if plot else ""))
+    summary = {
+        "preset": dataclasses.asdict(preset),
+        "minutes": round(minutes, 2),
+        "table": table,
+        **{k: v["overall"] for k, v in results.items() if v},
+    }
+    (out / "quickstart.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _plot(out: Path) -> Path | None:
+    from gui_grpo.eval.report.plots import training_curves_png
+
+    metrics = out / "grpo" / "metrics.jsonl"
+    if not metrics.is_file():
+        return None
+    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    png = training_curves_png(rows)
+    if png is None:
+        return None
+    path = out / "curves.png"
+    path.write_bytes(png)
+    return path

@@ -1,0 +1,110 @@
+"""``gui-grpo run``: drive one phone or emulator with the policy, behind a safety policy."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from gui_grpo.cli.main import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="let the policy operate a phone or emulator on one instruction",
+        description="Drive one device (adb:HOST:PORT, serial:SERIAL or sim:1) with the policy until it "
+        "terminates or the step cap. Only the action vocabulary reaches the device; key events are limited "
+        "to BACK, HOME, ENTER, DEL and APP_SWITCH unless --allow-key adds more; waits are capped; "
+        "--allow-app restricts which apps it may open. The trajectory is saved like an evaluation episode.",
+    )
+    p.add_argument("--device", required=True, help="adb:HOST:PORT, serial:SERIAL or sim:1")
+    p.add_argument("--task", required=True, help="the instruction, e.g. \"Turn on airplane mode\"")
+    p.add_argument("--model", required=True, help="checkpoint directory")
+    p.add_argument("--adapter", help="LoRA adapter directory")
+    p.add_argument("--max-steps", type=int, default=15, help="step cap (default 15)")
+    p.add_argument("--max-wait", type=float, default=5.0, help="longest wait in seconds (default 5)")
+    p.add_argument("--dry-run", action="store_true", help="print actions and save screens; execute nothing")
+    p.add_argument("--confirm", action="store_true", help="ask y/n/q on stdin before each action")
+    p.add_argument("--allow-app", action="append", default=None, metavar="NAME",
+                   help="an app the agent may open (repeatable); default: any installed app")
+    p.add_argument("--allow-key", action="append", default=[], metavar="NAME",
+                   help="an extra key the agent may press, e.g. VOLUME_UP (repeatable)")
+    p.add_argument("--out", type=Path, help="trajectory directory (default runs/agent/<time>)")
+    p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--observation", choices=["pixels", "pixels+elements"], default="pixels")
+    p.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"])
+    p.add_argument("--max-pixels", type=int)
+    p.set_defaults(func=run)
+
+
+def ask_stdin(question: str) -> str:
+    """y, n or q from stdin; end of input means stop."""
+    print(f"{question} [y/N/q] ", end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        return "q"
+    answer = line.strip().lower()[:1]
+    return answer if answer in ("y", "q") else "n"
+
+
+def _open_device(spec_text: str):
+    from emulators.phonesim import SimDevice
+    from emulators.specs import parse_device_spec
+
+    spec = parse_device_spec(spec_text)
+    if spec.count != 1 or spec.kind == "avd":
+        raise UserError(f"run drives exactly one device: give adb:HOST:PORT, serial:SERIAL or sim:1, "
+                        f"not {spec}")
+    if spec.kind == "sim":
+        return SimDevice(seed=0)
+    from emulators.adb import connect_devices
+
+    return connect_devices(spec)[0]
+
+
+def _policy(args: argparse.Namespace):
+    from gui_grpo.eval.evaluate import EvalConfig, load_eval_policy
+    from gui_grpo.policy.model import ModelLoadError
+    from gui_grpo.policy.prompts import PromptConfig
+
+    prompt: dict = {"observation": args.observation, "action_format": args.action_format}
+    if args.max_pixels is not None:
+        prompt["max_pixels"] = args.max_pixels
+    cfg = EvalConfig(model=args.model, adapter=args.adapter, out="", max_new_tokens=args.max_new_tokens,
+                     prompt=PromptConfig(**prompt))
+    try:
+        return load_eval_policy(cfg)
+    except ModelLoadError as e:
+        raise UserError(str(e)) from e
+
+
+def run(args: argparse.Namespace) -> int:
+    from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent
+
+    if not Path(args.model).is_dir():
+        raise UserError(f"model directory {args.model} does not exist")
+    try:
+        safety = SafetyPolicy(
+            allowed_keys=frozenset(SafetyPolicy().allowed_keys | set(args.allow_key)),
+            allowed_apps=None if args.allow_app is None else frozenset(args.allow_app),
+            max_wait_s=args.max_wait,
+            max_steps=args.max_steps,
+        )
+    except DeployError as e:
+        raise UserError(str(e)) from e
+    out = args.out or Path("runs/agent") / time.strftime("%Y%m%d-%H%M%S")
+    device = _open_device(args.device)  # before the model loads: an unreachable device fails fast
+    try:
+        policy = _policy(args)
+        agent = AgentRun(args.task, out, safety, dry_run=args.dry_run,
+                         confirm=ask_stdin if args.confirm else None, greedy=not args.sample, seed=args.seed)
+        record = run_agent(device, policy, agent)
+    finally:
+        device.close()
+    ending = record["lost"] or record["claimed_status"] or ("step cap" if record["truncated"] else "stopped")
+    print(f"{record['num_steps']} steps ({ending}); trajectory saved in {out}")
+    return 0 if record["lost"] is None else 1

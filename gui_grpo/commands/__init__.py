@@ -1,1 +1,0 @@
-"""One module per gui-grpo command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""Evaluation with intervals, and reports."""

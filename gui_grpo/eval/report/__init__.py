@@ -1,0 +1,1 @@
+"""Reports: ``runs`` reads run directories, ``html``/``plots``/``compare`` draw, ``build`` writes the page."""

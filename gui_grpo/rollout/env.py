@@ -1,0 +1,219 @@
+"""A Gymnasium environment over one device and a source of tasks, for users of other RL libraries.
+
+``PhoneEnv(device_factory, task_source)``:
+
+- ``reset(seed=, options=)`` draws a task instance (or takes ``options["task"]``), opens a device with
+  ``device_factory(seed)``, runs ``task.setup`` and returns the first observation and an info dict.
+- ``step(action_text)`` parses the model's text with ``gui_grpo.policy.actions.parse_action`` (coordinates are
+  in the model's image space: the screenshot resized with the family's ``smart_resize`` and the pixel
+  bounds of ``prompt``) and executes it. ``terminate`` and ``answer`` end the episode (terminated);
+  so do ``max_invalid_in_a_row`` invalid outputs; ``max_steps`` truncates it; a device failure
+  truncates it with ``info["lost"]`` set.
+- The reward is 0 on every step but the last, where it is the task checker's score in [0, 1].
+- Observations: ``screenshot`` (H, W, 3) uint8 at device resolution, ``elements`` (the numbered
+  interactive elements, one ``Element.describe()`` line each) and ``instruction``. Text spaces have a
+  fixed character set (printable ASCII and Latin-1); any other character is written as ``?``.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable, Sequence
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from emulators.actions import Answer, Terminate
+from emulators.device import Device
+from emulators.errors import DeviceError, InvalidAction
+from gui_grpo.policy.actions import Invalid, parse_action, resolve_format
+from gui_grpo.policy.coords import family_spec, smart_resize
+from gui_grpo.policy.prompts import PromptConfig
+from tasks.base import Episode, Task
+
+CHARSET = frozenset(string.printable + "".join(chr(c) for c in range(0xA0, 0x100)))
+MAX_TEXT = 8192
+TaskSource = str | Sequence[Task] | Callable[[int], Task]
+
+
+def to_charset(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` with characters outside ``CHARSET`` replaced by ``?``, cut to ``limit``."""
+    return "".join(c if c in CHARSET else "?" for c in text[:limit])
+
+
+class PhoneEnv(gym.Env[dict[str, Any], str]):
+    """One phone, one task per episode; actions are model output text."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        device_factory: Callable[[int], Device],
+        task_source: TaskSource = "smoke",
+        *,
+        family: str = "qwen2_5_vl",
+        prompt: PromptConfig | None = None,
+        max_steps: int | None = None,
+        max_invalid_in_a_row: int | None = 3,
+        split: str = "train",
+        render_mode: str | None = None,
+    ) -> None:
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.device_factory = device_factory
+        self.task_source = task_source
+        self.family = family
+        self.prompt = prompt or PromptConfig(observation="pixels+elements")
+        self.action_format = resolve_format(family, self.prompt.action_format)
+        self.factor = family_spec(family).patch_size * family_spec(family).merge_size
+        self.max_steps = max_steps
+        self.max_invalid_in_a_row = max_invalid_in_a_row
+        self.split = split
+        self.render_mode = render_mode
+        self.device: Device | None = device_factory(0)
+        width, height = self.device.screen_size
+        self.screen_size = (width, height)
+        self.observation_space = spaces.Dict(
+            {
+                "screenshot": spaces.Box(0, 255, (height, width, 3), np.uint8),
+                "elements": spaces.Text(MAX_TEXT, min_length=0, charset=CHARSET),
+                "instruction": spaces.Text(MAX_TEXT, min_length=0, charset=CHARSET),
+            }
+        )
+        self.action_space = spaces.Text(1024, min_length=0, charset=CHARSET)
+        self.task: Task | None = None
+        self._elements: list = []
+        self._screen: np.ndarray | None = None
+
+    def _draw_task(self, seed: int) -> Task:
+        source = self.task_source
+        if isinstance(source, str):
+            from tasks.suites import instances
+
+            return instances(source, self.split, 1, seed=seed)[0]
+        if callable(source):
+            return source(seed)
+        return source[seed % len(source)]
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        draw = int(self.np_random.integers(2**31))
+        task = (options or {}).get("task") or self._draw_task(draw)
+        device = self.device_factory(draw)
+        if self.device is not None and self.device is not device:
+            self.device.close()  # a factory may hand back the same (e.g. connected) device every time
+        self.device = device
+        self.task = task
+        self.initial_state = task.setup(self.device)
+        self.steps = 0
+        self.invalid_streak = 0
+        self.invalid_actions = 0
+        self.answer: str | None = None
+        self.claimed_status: str | None = None
+        obs = self._observe()
+        return obs, {"task": task.task_id, "instruction": task.instruction, "max_steps": self._step_cap()}
+
+    def _step_cap(self) -> int:
+        return self.max_steps or (self.task.max_steps if self.task is not None else 10)
+
+    def _observe(self) -> dict[str, Any]:
+        assert self.device is not None and self.task is not None
+        image = self.device.screenshot().convert("RGB")
+        self._screen = np.asarray(image, dtype=np.uint8)
+        self._elements = self.device.elements()
+        return {
+            "screenshot": self._screen,
+            "elements": to_charset("\n".join(e.describe() for e in self._elements)),
+            "instruction": to_charset(self.task.instruction),
+        }
+
+    def model_image_size(self) -> tuple[int, int]:
+        """(width, height) of the screenshot as the model sees it; action coordinates refer to it."""
+        w, h = self.screen_size
+        rh, rw = smart_resize(h, w, self.factor, self.prompt.min_pixels, self.prompt.max_pixels)
+        return rw, rh
+
+    def step(self, action: str) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
+        if self.task is None or self.device is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        self.steps += 1
+        parsed = parse_action(
+            action,
+            family=self.family,
+            image_size=self.model_image_size(),
+            screen_size=self.screen_size,
+            elements=self._elements,
+            action_format=self.action_format,
+        )
+        info: dict[str, Any] = {"action": repr(parsed), "valid": not isinstance(parsed, Invalid)}
+        try:
+            terminated = self._apply(parsed, info)
+            obs = self._observe()
+            truncated = not terminated and self.steps >= self._step_cap()
+            reward = self._score(info) if terminated or truncated else 0.0
+        except DeviceError as e:
+            info["lost"] = f"{type(e).__name__}: {e}"
+            return self._last_obs(), 0.0, False, True, info
+        return obs, reward, terminated, truncated, info
+
+    def _apply(self, parsed: object, info: dict[str, Any]) -> bool:
+        """Carry out one parsed action; True when it ends the episode."""
+        if isinstance(parsed, Terminate):
+            self.claimed_status = parsed.status
+            return True
+        if isinstance(parsed, Answer):
+            self.answer = parsed.text
+            return True
+        reason = parsed.reason if isinstance(parsed, Invalid) else None
+        if reason is None:
+            try:
+                self.device.execute(parsed)
+            except InvalidAction as e:
+                reason = str(e)
+        if reason is None:
+            self.invalid_streak = 0
+            return False
+        info.update(valid=False, invalid_reason=reason)
+        self.invalid_actions += 1
+        self.invalid_streak += 1
+        limit = self.max_invalid_in_a_row
+        return limit is not None and self.invalid_streak >= limit
+
+    def _last_obs(self) -> dict[str, Any]:
+        assert self.task is not None
+        screen = self._screen if self._screen is not None else self.observation_space["screenshot"].low
+        return {"screenshot": screen, "elements": "", "instruction": to_charset(self.task.instruction)}
+
+    def _score(self, info: dict[str, Any]) -> float:
+        assert self.task is not None and self.device is not None
+        episode = Episode(
+            self.initial_state, answer=self.answer, claimed_status=self.claimed_status, steps=self.steps
+        )
+        score = float(self.task.check(self.device, episode))
+        info.update(score=score, invalid_actions=self.invalid_actions)
+        return score
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode == "rgb_array":
+            return self._screen
+        return None
+
+    def close(self) -> None:
+        if self.device is not None:
+            self.device.close()
+            self.device = None
+
+
+def sim_factory(resolution: str | tuple[int, int] = "small") -> Callable[[int], Device]:
+    """A ``device_factory`` of in-process PhoneSims seeded by the episode seed."""
+    from emulators.phonesim import SimDevice
+
+    def make(seed: int) -> Device:
+        return SimDevice(seed=random.Random(f"env:{seed}").randrange(2**31), resolution=resolution)
+
+    return make

@@ -1,0 +1,1 @@
+"""Training: config, the GRPO trainer, samples and the loss pass, SFT, offline GRPO, demos, checkpoints."""
