@@ -4,7 +4,7 @@ Reruns the GRPO phase of a finished ``gui-grpo train`` run (``RUN/warm_start``, 
 budget) with ``--set`` overrides of the GRPO config, evaluates the result greedily on the same test-split
 and held-out-template episodes as the run's before/after table, and prints the rows beside the run's:
 
-    python scripts/grpo_variant.py runs/quickstart --name full_lr2e-4 \\
+    python experiments/grpo_variant.py runs/quickstart --name full_lr2e-4 \\
         --set lora.full_finetune=true --set optim.lr=2e-4 [--set seed=1]
 
 Writes ``RUN/variants/NAME/{grpo,eval_test,eval_heldout}``; prints the success rate per template and a JSON
@@ -19,8 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+from finished_run import saved_preset
+
 from gui_grpo.cli.main import UserError
-from gui_grpo.cli.quickstart import evaluate, grpo, saved_preset
+from gui_grpo.cli.quickstart import evaluate, grpo
 from gui_grpo.cli.train import parse_sets
 from gui_grpo.train.config import ConfigError
 

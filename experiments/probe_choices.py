@@ -9,8 +9,8 @@ normalised probabilities, the oracle's index and whether the policy's favourite 
 ``--train-more N`` first trains the policy, full-parameter, for ``--minutes`` on N fresh oracle episodes
 per template (train split, seeds from 100 on), to see whether more data teaches the match:
 
-    python scripts/probe_choices.py runs/quickstart/warm_start --templates clock.alarm_on,clock.alarm_off
-    python scripts/probe_choices.py runs/quickstart/warm_start --train-more 150 --minutes 4 --out /tmp/more
+    python experiments/probe_choices.py runs/quickstart/warm_start --templates clock.alarm_on,clock.alarm_off
+    python experiments/probe_choices.py runs/quickstart/warm_start --train-more 150 --minutes 4 --out /tmp/m
 
 Prints one line per instance and a JSON line last (right / instances, and the mean probability of the
 oracle's choice, per template).

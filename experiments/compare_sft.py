@@ -5,7 +5,7 @@ demonstrations (``RUN/demos``) for the same wall-clock as that run's GRPO phase 
 ``RUN/grpo/metrics.jsonl``, or ``--minutes``), with no early stop, then evaluates it greedily on the same
 held-out episodes as the run's before/after table, and prints the three rows side by side.
 
-    python scripts/compare_sft.py runs/quickstart [--minutes 10]
+    python experiments/compare_sft.py runs/quickstart [--minutes 10]
 
 Writes ``RUN/sft_more`` (the checkpoint) and ``RUN/eval_sft_more_{test,heldout}``; prints JSON last.
 """
@@ -17,7 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from gui_grpo.cli.quickstart import evaluate, saved_preset
+from finished_run import saved_preset
+
+from gui_grpo.cli.quickstart import evaluate
 from gui_grpo.train.demos import load_demos
 from gui_grpo.train.sft import SftConfig, run_sft
 
