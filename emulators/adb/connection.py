@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators.adb.auth import BadPublicKey, decode_android_pubkey, public_key_id, verify_token_signature
-from emulators.adb.faults import FaultInjector
 from emulators.adb.protocol import (
     A_AUTH,
     A_CLSE,
@@ -35,76 +30,16 @@ from emulators.adb.protocol import (
     ConnectionClosed,
     Message,
     ProtocolError,
-    StreamClosed,
     checksum,
     read_message,
 )
 from emulators.adb.services import open_service
+from emulators.adb.stream import ServerConfig, Stream
 from emulators.device import Device
 
 log = logging.getLogger(__name__)
 
 MAX_AUTH_ATTEMPTS = 10
-
-
-@dataclass
-class ServerConfig:
-    version: int
-    maxdata: int
-    banner: bytes
-    trusted_keys: list[rsa.RSAPublicKey] | None
-    io_timeout_s: float
-    faults: FaultInjector | None = None  # tests only: see emulators.adb.faults
-
-
-class Stream:
-    """One open service stream: ``dev_id`` is ours, ``host_id`` the host's local id."""
-
-    def __init__(self, conn: Connection, dev_id: int, host_id: int) -> None:
-        self.conn = conn
-        self.dev_id = dev_id
-        self.host_id = host_id
-        self.inbox: queue.Queue[bytes | None] = queue.Queue()
-        self.closed = False
-        self.discard_input = True  # host data on shell/exec streams is acknowledged and dropped
-        self._acked = threading.Event()
-
-    def write(self, data: bytes) -> None:
-        """Send ``data`` in chunks of at most maxdata, waiting for the host's OKAY after each."""
-        step = self.conn.maxdata
-        for start in range(0, len(data), step):
-            if self.closed:
-                raise StreamClosed(f"stream {self.dev_id} closed")
-            if self.conn.config.faults is not None and self.conn.config.faults.truncate():
-                raise StreamClosed(f"fault injection ended stream {self.dev_id} early")
-            self._acked.clear()
-            self.conn.send(Message(A_WRTE, self.dev_id, self.host_id, data[start:start + step]))
-            if not self._acked.wait(self.conn.config.io_timeout_s):
-                raise StreamClosed(f"host did not acknowledge stream {self.dev_id} in time")
-            if self.closed:
-                raise StreamClosed(f"stream {self.dev_id} closed")
-
-    def read(self) -> bytes | None:
-        """The next WRTE payload from the host (acknowledged), or None once the stream is closed."""
-        data = self.inbox.get()
-        if data is not None and not self.closed:
-            self.conn.send(Message(A_OKAY, self.dev_id, self.host_id))
-        return data
-
-    def on_okay(self) -> None:
-        self._acked.set()
-
-    def on_host_close(self) -> None:
-        self.closed = True
-        self.inbox.put(None)
-        self._acked.set()
-
-    def close(self) -> None:
-        """Close from the device side (tells the host unless it already closed)."""
-        if self.conn.forget_stream(self.dev_id) and not self.closed:
-            self.closed = True
-            self.conn.send(Message(A_CLSE, self.dev_id, self.host_id))
-        self.closed = True
 
 
 class Connection:

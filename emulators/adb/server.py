@@ -20,9 +20,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulators.adb.auth import load_trusted_keys
-from emulators.adb.connection import Connection, ServerConfig
+from emulators.adb.connection import Connection
 from emulators.adb.faults import FaultPlan, reset_connection
 from emulators.adb.protocol import MAX_PAYLOAD, VERSION_SKIP_CHECKSUM
+from emulators.adb.stream import ServerConfig
 from emulators.device import Device
 
 log = logging.getLogger(__name__)

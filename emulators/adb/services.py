@@ -9,15 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from emulators.adb.protocol import StreamClosed
+from emulators.adb.stream import Stream
 from emulators.adb.sync import SyncSession, file_access
 from emulators.device import Device
 from emulators.errors import DeviceError
-
-if TYPE_CHECKING:
-    from emulators.adb.connection import Stream
 
 log = logging.getLogger(__name__)
 
