@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from emulators.phonesim.shell import PhoneShell
+from emulators.phonesim.shell.interpreter import PhoneShell
 from emulators.phonesim.state import PhoneState
 
 XML = ('<?xml version="1.0" encoding="UTF-8"?><hierarchy rotation="0"><node index="0" text="OK" '

@@ -21,7 +21,7 @@ from emulators.phonesim.ui.tree import click_target, hit_path
 def _shell_ready() -> bool:
     """Whether the shell interpreter (written alongside this UI) can be imported yet."""
     try:
-        importlib.import_module("emulators.phonesim.shell")
+        importlib.import_module("emulators.phonesim.shell.interpreter")
     except ImportError:
         return False
     return True
@@ -341,7 +341,7 @@ def test_step_latency_small() -> None:
     assert (time.perf_counter() - start) / 20 < 0.05  # generous: CI machines are shared
 
 
-@pytest.mark.skipif(not SHELL, reason="needs emulators/phonesim/shell.py")
+@pytest.mark.skipif(not SHELL, reason="needs emulators/phonesim/shell/")
 def test_shell_sees_ui_changes() -> None:
     d = Driver()
     d.open("com.android.settings")

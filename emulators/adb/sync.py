@@ -50,7 +50,7 @@ class PhoneFiles:
     def __init__(self, state: Any) -> None:
         from types import SimpleNamespace
 
-        from emulators.phonesim.shell_fs import SimFs
+        from emulators.phonesim.shell.fs import SimFs
 
         self.state = state
         self.fs = SimFs(SimpleNamespace(state=state))
@@ -73,7 +73,7 @@ class PhoneFiles:
         return [(name, self._stat(node)) for name, node in nodes if node is not None]
 
     def read_file(self, path: str) -> bytes:
-        from emulators.phonesim.shell_fs import FsError
+        from emulators.phonesim.shell.fs import FsError
 
         try:
             return bytes(self.fs.read(self.fs.resolve("/", path)))
@@ -81,7 +81,7 @@ class PhoneFiles:
             raise SyncFileError(f"{path}: {e.reason}") from e
 
     def write_file(self, path: str, data: bytes, mode: int, mtime: int) -> None:
-        from emulators.phonesim.shell_fs import FsError
+        from emulators.phonesim.shell.fs import FsError
         from emulators.phonesim.state import FileNode
 
         path = self.fs.resolve("/", path)

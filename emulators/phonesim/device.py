@@ -18,7 +18,7 @@ from emulators.phonesim.phone import Phone
 from emulators.phonesim.state import PhoneState
 
 if TYPE_CHECKING:
-    from emulators.phonesim.shell import PhoneShell
+    from emulators.phonesim.shell.interpreter import PhoneShell
 
 _serials = itertools.count()
 
@@ -43,7 +43,7 @@ class SimDevice(Device):
     def shell_interpreter(self) -> PhoneShell:
         """The phone's shell (created on first use)."""
         if self._shell is None:
-            from emulators.phonesim.shell import PhoneShell
+            from emulators.phonesim.shell.interpreter import PhoneShell
 
             self._shell = PhoneShell(self.phone)
         return self._shell
@@ -83,7 +83,7 @@ class SimDevice(Device):
         twin.name = f"sim-{next(_serials)}"
         twin._shell = None
         if self._shell is not None:
-            from emulators.phonesim.shell import PhoneShell
+            from emulators.phonesim.shell.interpreter import PhoneShell
 
             twin._shell = PhoneShell(twin.phone, props=dict(self._shell.props))
         return twin

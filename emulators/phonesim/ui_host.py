@@ -1,6 +1,6 @@
 """What PhoneSim's shell interpreter needs from the phone's UI side.
 
-The shell (``emulators/phonesim/shell.py``) parses Android commands and calls these methods; the UI side
+The shell (``emulators/phonesim/shell/``) parses Android commands and calls these methods; the UI side
 (window manager, apps, renderer) implements them. Keeping this seam narrow lets each side be read alone.
 """
 

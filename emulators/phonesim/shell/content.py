@@ -7,9 +7,10 @@ Arguments and output follow Android 14's ``content`` tool: ``--uri``, ``--projec
 
 from __future__ import annotations
 
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext
-from emulators.phonesim.shell_providers import Provider, ProviderError, providers
-from emulators.phonesim.shell_sql import Row, SqlError, Value, parse_sort, parse_where, sort_rows
+from emulators.phonesim.shell.base import CommandIO, ShellContext
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.providers import Provider, ProviderError, providers
+from emulators.phonesim.shell.sql import Row, SqlError, Value, parse_sort, parse_where, sort_rows
 
 _USAGE = ("usage: adb shell content [subcommand] [options]\n"
           "  content query --uri <URI> [--projection <PROJECTION>] [--where <WHERE>] [--sort <SORT_ORDER>]\n"

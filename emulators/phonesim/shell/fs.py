@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from emulators.phonesim.shell_base import ShellError
+from emulators.phonesim.shell.errors import ShellError
 from emulators.phonesim.state import FileNode, PhoneState
 from emulators.phonesim.ui_host import UiHost
 

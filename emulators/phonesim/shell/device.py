@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import zlib
 
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext, encode_text
-from emulators.phonesim.shell_system import pm, short_component
+from emulators.phonesim.shell.base import CommandIO, ShellContext, encode_text
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.system import pm, short_component
 from emulators.phonesim.ui_host import UiHost
 
 NAMESPACES = ("global", "system", "secure")

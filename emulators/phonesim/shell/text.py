@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext, ShellExit
+from emulators.phonesim.shell.base import CommandIO, ShellContext
+from emulators.phonesim.shell.errors import CommandFailed, ShellExit
 
 _ECHO_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
                  "\\": "\\"}

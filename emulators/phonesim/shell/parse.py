@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from emulators.phonesim.shell_base import SH, ShellSyntaxError
+from emulators.phonesim.shell.base import SH
+from emulators.phonesim.shell.errors import ShellSyntaxError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL_PARAMS = set("?$#!-0123456789@*")

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.phonesim.shell_base import ShellError
-from emulators.phonesim.shell_sql import Row, Value
+from emulators.phonesim.shell.errors import ShellError
+from emulators.phonesim.shell.sql import Row, Value
 from emulators.phonesim.state import Alarm, Contact, Event, Note, PhoneState, Sms
 
 MIME_NAME = "vnd.android.cursor.item/name"

@@ -1,4 +1,4 @@
-"""Shared pieces of PhoneSim's shell: named errors, command I/O and the per-shell context.
+"""Shared pieces of PhoneSim's shell: command I/O, the per-shell context and argument helpers.
 
 Every command is a function ``(ctx, args, io) -> exit status``. A command that fails raises
 ``CommandFailed`` (message and status); the interpreter prints the message on stderr and carries on,
@@ -9,46 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from emulators.errors import DeviceError
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.fs import SimFs
 from emulators.phonesim.state import PhoneState
 from emulators.phonesim.ui_host import UiHost
 
-if TYPE_CHECKING:
-    from emulators.phonesim.shell_fs import SimFs
-
 SH = "/system/bin/sh"
-
-
-class ShellError(DeviceError):
-    """Base class of PhoneSim shell errors; always carries the exit status to report."""
-
-    status: int = 1
-
-
-class ShellSyntaxError(ShellError):
-    """The command line cannot be parsed (or uses shell syntax PhoneSim refuses)."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class CommandFailed(ShellError):
-    """A command failed; ``message`` goes to stderr and ``status`` becomes ``$?``."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ShellExit(ShellError):
-    """The ``exit`` builtin: stop running the command line with ``status``."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(f"exit {status}")
-        self.status = status
 
 
 def encode_text(text: str) -> bytes:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext, parse_int
-from emulators.phonesim.shell_fs import FsError
+from emulators.phonesim.shell.base import CommandIO, ShellContext, parse_int
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.fs import FsError
 
 _POSIX_CLASSES = {"[:digit:]": "0-9", "[:alpha:]": "A-Za-z", "[:alnum:]": "A-Za-z0-9", "[:upper:]": "A-Z",
                   "[:lower:]": "a-z", "[:space:]": " \\t\\n\\r\\f\\v", "[:blank:]": " \\t",

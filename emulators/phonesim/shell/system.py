@@ -12,8 +12,9 @@ import struct
 
 from emulators.actions import keycode_number
 from emulators.errors import InvalidAction, UntypeableText
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext
-from emulators.phonesim.shell_fs import FsError
+from emulators.phonesim.shell.base import CommandIO, ShellContext
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.fs import FsError
 from emulators.text_entry import check_typeable, decode_input_text
 
 _INPUT_SOURCES = {"keyboard", "mouse", "joystick", "touchnavigation", "touchpad", "trackball", "stylus",

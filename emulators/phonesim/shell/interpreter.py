@@ -10,27 +10,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulators.phonesim.shell_base import (
+from emulators.phonesim.shell.base import (
     SH,
     BufferSink,
     Command,
-    CommandFailed,
     CommandIO,
     NullSink,
     ShellContext,
-    ShellExit,
-    ShellSyntaxError,
     Sink,
     encode_text,
 )
-from emulators.phonesim.shell_content import CONTENT_COMMANDS
-from emulators.phonesim.shell_device import DEVICE_COMMANDS, default_props
-from emulators.phonesim.shell_files import FILE_COMMANDS
-from emulators.phonesim.shell_filters import FILTER_COMMANDS
-from emulators.phonesim.shell_fs import DEV_NULL, FsError, SimFs
-from emulators.phonesim.shell_parse import AndOr, Pipeline, Redir, SimpleCommand, Word, parse
-from emulators.phonesim.shell_system import SYSTEM_COMMANDS
-from emulators.phonesim.shell_text import TEXT_BUILTINS
+from emulators.phonesim.shell.content import CONTENT_COMMANDS
+from emulators.phonesim.shell.device import DEVICE_COMMANDS, default_props
+from emulators.phonesim.shell.errors import CommandFailed, ShellExit, ShellSyntaxError
+from emulators.phonesim.shell.files import FILE_COMMANDS
+from emulators.phonesim.shell.filters import FILTER_COMMANDS
+from emulators.phonesim.shell.fs import DEV_NULL, FsError, SimFs
+from emulators.phonesim.shell.parse import AndOr, Pipeline, Redir, SimpleCommand, Word, parse
+from emulators.phonesim.shell.system import SYSTEM_COMMANDS
+from emulators.phonesim.shell.text import TEXT_BUILTINS
 from emulators.phonesim.ui_host import UiHost
 
 MAX_NESTING = 8

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from emulators.phonesim.shell_base import ShellError
+from emulators.phonesim.shell.errors import ShellError
 
 Value = int | float | str | None
 Row = dict[str, Value]

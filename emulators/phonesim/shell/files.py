@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from emulators.phonesim.shell_base import CommandFailed, CommandIO, ShellContext, take_flags
-from emulators.phonesim.shell_fs import FsError
+from emulators.phonesim.shell.base import CommandIO, ShellContext, take_flags
+from emulators.phonesim.shell.errors import CommandFailed
+from emulators.phonesim.shell.fs import FsError
 from emulators.phonesim.state import FileNode
 
 
