@@ -172,7 +172,7 @@ def register(cls: type[Task]) -> type[Task]:
 
 def get_task(name: str) -> type[Task]:
     if name not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY)) or "none registered (import tasks.templates)"
+        known = ", ".join(sorted(_REGISTRY)) or "none registered (call tasks.suites.load_templates())"
         raise TaskError(f"unknown task {name!r}; known tasks: {known}")
     return _REGISTRY[name]
 

@@ -8,7 +8,7 @@ Parsers are pure functions over the text a real device prints, so checks are uni
   free-text columns (message bodies, titles) last in a projection and they are read whole.
 - ``settings get`` prints the value or ``null``.
 
-The ``read_*`` helpers run the commands on a ``Device`` and return records; checks use the records.
+Tasks run the commands (their ``reads``); the parsers turn the outputs into records that checks use.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from emulators.device import Device
 from tasks.base import TaskError
 
 CONTACTS_RAW = "content://com.android.contacts/raw_contacts"
@@ -136,11 +135,6 @@ def delete_cmd(uri: str, where: str | None = None) -> str:
     return f"content delete --uri {uri}" + (f" --where {shlex.quote(where)}" if where else "")
 
 
-def sql_str(value: str) -> str:
-    """A SQL string literal for a ``--where`` clause."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 # -- records ---------------------------------------------------------------------------------------
 
 
@@ -204,11 +198,7 @@ def sms_from(output: str) -> list[SmsRecord]:
     return sorted(records, key=lambda m: (m.date_ms, m.id))
 
 
-# -- device reads ----------------------------------------------------------------------------------
-
-
-def read_setting(device: Device, namespace: str, key: str) -> str | None:
-    return parse_setting(device.check_shell(f"settings get {namespace} {key}"))
+# -- contact queries -------------------------------------------------------------------------------
 
 
 def contact_query_cmds() -> tuple[str, str]:
@@ -217,12 +207,3 @@ def contact_query_cmds() -> tuple[str, str]:
         query_cmd(CONTACTS_RAW, RAW_COLUMNS, where="deleted=0"),
         query_cmd(CONTACTS_DATA, DATA_COLUMNS),
     )
-
-
-def read_contacts(device: Device) -> list[ContactRecord]:
-    raw_cmd, data_cmd = contact_query_cmds()
-    return contacts_from(device.check_shell(raw_cmd), device.check_shell(data_cmd))
-
-
-def read_sms(device: Device) -> list[SmsRecord]:
-    return sms_from(device.check_shell(query_cmd(SMS, SMS_COLUMNS)))

@@ -120,9 +120,6 @@ class EmulatorPool:
         """Load ``snapshot`` (default ``config.snapshot``) on instance ``index``; seconds until it answers."""
         return self.instances[index].reset(snapshot)
 
-    def reset_all(self, snapshot: str | None = None) -> list[float]:
-        return self._each(lambda inst: inst.reset(snapshot))
-
     def save_snapshot(self, index: int, name: str) -> None:
         self.instances[index].save_snapshot(name)
 
