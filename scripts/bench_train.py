@@ -43,7 +43,8 @@ from PIL import Image, ImageDraw
 
 from gui_grpo.rollout.play import Step, png_bytes
 from gui_grpo.train.config import config_from_dict
-from gui_grpo.train.trainer import Sample, Trainer
+from gui_grpo.train.samples import Sample
+from gui_grpo.train.trainer import Trainer
 
 LABELS = ("OK", "Cancel", "Settings", "Search")
 WIDTH, HEIGHT = 280, 560
@@ -77,10 +78,11 @@ def build_trainer(model_dir: str, out: str, loss_pass: str = "reuse") -> Trainer
         }
     )
     trainer = Trainer(cfg)
-    trainer.share_prompts = loss_pass != "plain"
+    trainer.loss_pass.share_prompts = loss_pass != "plain"
     engine = trainer.policy.engine
     # Exactly NEW_TOKENS tokens: the stop tokens are never sampled (and masked in the loss alike).
     engine.banned_ids = sorted(set(engine.banned_ids) | set(engine.stop_ids))
+    trainer.loss_pass.banned_ids = engine.banned_ids
     engine.stop_ids = []
     return trainer
 
@@ -95,7 +97,8 @@ def grpo_step(trainer: Trainer, image: Image.Image, boxes: list, step: int) -> t
     builder, engine = trainer.policy.builder, trainer.policy.engine
     prompt = builder.build(f"Tap {LABELS[target]}", [image], [], image.size)
     seeds = [episode_seed(0, step, 0, m, 0) for m in range(G)]
-    comps = engine.sample([prompt], [G], seeds=[seeds])[0]
+    # The loss pass's store (None unless reuse): the prefill runs with gradients and is kept for the update.
+    comps = engine.sample([prompt], [G], seeds=[seeds], keep=trainer.loss_pass.kept)[0]
     rewards = []
     for c in comps:
         action = parse_action(c.text, family=trainer.family, image_size=prompt.model_image_size,

@@ -18,7 +18,8 @@ import torch
 from gui_grpo.train.checkpoint import trainable_state
 from gui_grpo.train.config import config_from_dict
 from gui_grpo.train.distributed import DataParallel, DistributedError, share_blocks, split_device_spec
-from gui_grpo.train.trainer import Sample, Trainer
+from gui_grpo.train.samples import Sample
+from gui_grpo.train.trainer import Trainer
 
 PROMPT = {"observation": "pixels+elements", "action_format": "json", "max_pixels": 28 * 28 * 24}
 

@@ -178,7 +178,7 @@ def test_without_vllm_the_engine_says_how_to_get_it():
 
 
 def test_seeded_sampler_draws_from_the_tempered_distribution_and_never_a_banned_token():
-    from gui_grpo.policy.engine import SeededSampler
+    from gui_grpo.policy.sampler import SeededSampler
 
     logits = torch.tensor([[2.0, 0.5, -1.0, 1.0, 3.0, 0.0]]).repeat(4000, 1)  # (N, V)
     sampler = SeededSampler(list(range(4000)), temperature=1.5, greedy=False, banned=[4])

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from gui_grpo.train.config import ConfigError, apply_overrides, config_from_dict
-from gui_grpo.train.trainer import Sample, Trainer
+from gui_grpo.train.samples import Sample
+from gui_grpo.train.trainer import Trainer
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 

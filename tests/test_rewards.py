@@ -99,7 +99,7 @@ def test_quitting_with_an_answer_costs_what_claiming_success_costs():
     honest ``terminate(failure)`` costs nothing; a right answer scores 1."""
     from gui_grpo.rollout.play import EpisodeResult, Step
     from gui_grpo.train.metrics import episode_metrics
-    from gui_grpo.train.trainer import score_episodes
+    from gui_grpo.train.samples import score_episodes
 
     def episode(score: float, answer: str | None = None, status: str | None = None) -> EpisodeResult:
         steps = [Step("p", [], (540, 1200), (112, 280), [1], [0.0], "x", "Tap(x=1, y=1)", True)] * 2

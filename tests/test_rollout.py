@@ -26,7 +26,7 @@ from gui_grpo.rollout.play import (
     start_group,
     start_group_on,
 )
-from gui_grpo.train.trainer import rebuild_prompt
+from gui_grpo.train.samples import rebuild_prompt
 from tasks.suites import instances
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 24)

@@ -17,7 +17,8 @@ from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.policy.shared_prefix import SharedPrefixBatch, SharedPrefixError, shared_prefix_stats
 from gui_grpo.rollout.play import Step, png_bytes
 from gui_grpo.train.config import config_from_dict
-from gui_grpo.train.trainer import Sample, Trainer
+from gui_grpo.train.samples import Sample
+from gui_grpo.train.trainer import Trainer
 
 PROMPT = PromptConfig(max_pixels=28 * 28 * 24)
 LENGTHS = (5, 9, 1, 7)  # G = 4 completions of different lengths, one of a single token
@@ -179,12 +180,12 @@ def group_samples(builder, n: int, lengths, image: Image.Image, instruction: str
 
 
 def test_trainer_shares_prompts_in_the_loss_pass(family_model, tmp_path, monkeypatch):
-    import gui_grpo.train.trainer as trainer_module
+    import gui_grpo.train.loss_pass as loss_pass_module
 
     calls = []
-    real = trainer_module.shared_prefix_stats
+    real = loss_pass_module.shared_prefix_stats
     spy = lambda *a, **k: calls.append(1) or real(*a, **k)  # noqa: E731
-    monkeypatch.setattr(trainer_module, "shared_prefix_stats", spy)
+    monkeypatch.setattr(loss_pass_module, "shared_prefix_stats", spy)
     _, _, builder, model_dir = family_model("qwen2_5_vl")
     cfg = config_from_dict(
         {
@@ -206,14 +207,14 @@ def test_trainer_shares_prompts_in_the_loss_pass(family_model, tmp_path, monkeyp
     group = group_samples(trainer.policy.builder, 4, LENGTHS, img, "Tap OK", seed=0)
     single = group_samples(trainer.policy.builder, 1, (3,), img, "Tap Cancel", seed=1)
     chunk = group[:2] + single + group[2:]
-    batches = trainer._micro_batches(chunk)
+    batches = trainer.loss_pass.micro_batches(chunk)
     assert batches == [group + single]  # one micro-batch, the group's samples side by side
 
     results = {}
     for share in (True, False):
-        trainer.share_prompts = share
+        trainer.loss_pass.share_prompts = share
         trainer.model.zero_grad(set_to_none=True)
-        loss, metrics = trainer._micro_loss(chunk)
+        loss, metrics = trainer.loss_pass.micro_loss(chunk)
         loss.backward()
         grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
         results[share] = (loss.detach(), metrics, grads)
@@ -235,7 +236,7 @@ def test_micro_batches_count_a_shared_prompt_once(family_model, tmp_path):
          "prompt": dataclasses.asdict(PROMPT), "optim": {"micro_batch_tokens": budget}}
     )
     trainer = Trainer(cfg)
-    assert trainer._micro_batches(group) == [group[:3], group[3:]]
+    assert trainer.loss_pass.micro_batches(group) == [group[:3], group[3:]]
 
 
 def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_tokens: int) -> dict:
@@ -262,13 +263,16 @@ def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_toke
     for name, p in trainer.model.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(p, std=0.05)
-    builder, engine = trainer.policy.builder, trainer.policy.engine
+    builder = trainer.policy.builder
     images = [builder.resize(screen((235, 235, 245))), builder.resize(screen((40, 40, 40)))]
     texts = ("Tap OK", "Open Settings now")
     prompts = [builder.build(t, [im], [], im.size) for t, im in zip(texts, images, strict=True)]
     seeds = [[episode_seed(0, 0, g, m, 0) for m in range(4)] for g in range(2)]
-    rows = engine.sample(prompts, 4, seeds=seeds)
-    assert bool(engine.kept) == reuse
+    # Through the trainer's policy: it hands a prompt sampled G times to the loss pass's store.
+    flat = trainer.policy.sample([p for p in prompts for _ in range(4)], [s for row in seeds for s in row],
+                                 greedy=False, max_batch=8)
+    rows = [flat[:4], flat[4:]]
+    assert bool(trainer.loss_pass.kept) == reuse
     samples = []
     for prompt, image, comps in zip(prompts, images, rows, strict=True):
         for i, c in enumerate(comps):
@@ -276,9 +280,10 @@ def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_toke
                         c.logprobs, c.text, "", True, prompt_tokens=c.prompt_tokens)
             samples.append(Sample(step, advantage=(-1.0) ** i * (i + 1) / 4, weight=1.0))
     if reuse:  # every micro-batch must take the kept prefill, never a prompt pass of its own
-        trainer._loss_stats = lambda chunk: pytest.fail("a micro-batch ran its prompt again")
+        again = lambda chunk: pytest.fail("a micro-batch ran its prompt again")  # noqa: E731
+        trainer.loss_pass.encode_chunk = trainer.loss_pass.encode_prefix_batch = again
     metrics = trainer.update(samples)
-    assert not engine.kept  # the update drops the kept graphs
+    assert not trainer.loss_pass.kept  # the update drops the kept graphs
     assert metrics["ratio_mean"] == pytest.approx(1.0, abs=1e-5)  # on-policy: the recorded log-probs
     return {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
 

@@ -15,7 +15,8 @@ from gui_grpo.grpo.config import ConfigError, RewardConfig, preset
 from gui_grpo.policy.logprobs import completion_logprobs
 from gui_grpo.policy.prompts import PromptConfig
 from gui_grpo.train.config import TrainConfig, apply_overrides, config_from_dict
-from gui_grpo.train.trainer import Sample, Trainer, make_samples, rebuild_prompt
+from gui_grpo.train.samples import Sample, make_samples, rebuild_prompt
+from gui_grpo.train.trainer import Trainer
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 24)
 
@@ -142,20 +143,20 @@ def test_non_finite_loss_skips_the_step(tiny_model_dir, tmp_path, monkeypatch):
     steps = [st for r in results for st in r.steps]
     samples = [Sample(s, 1.0 if i % 2 else -1.0, 1.0) for i, s in enumerate(steps)]
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
-    real = trainer._micro_loss
+    real = trainer.loss_pass.micro_loss
 
     def poisoned(chunk, *kept):
         loss, m = real(chunk, *kept)
         return loss * float("nan"), {**m, "loss": float("nan")}
 
-    monkeypatch.setattr(trainer, "_micro_loss", poisoned)
+    monkeypatch.setattr(trainer.loss_pass, "micro_loss", poisoned)
     metrics = trainer.update(samples)
     assert trainer.skipped_steps == 1 and not torch.isfinite(torch.tensor(metrics["grad_norm"]))
     for n, p in trainer.model.named_parameters():
         if p.requires_grad:
             assert torch.equal(p.detach(), before[n]), n
     assert all(s == {} for s in trainer.optimizer.state.values())  # Adam moments untouched too
-    monkeypatch.setattr(trainer, "_micro_loss", real)
+    monkeypatch.setattr(trainer.loss_pass, "micro_loss", real)
     trainer.update(samples)
     assert trainer.skipped_steps == 1
     after = _trainable(trainer)
@@ -287,7 +288,7 @@ def test_shared_prompt_encoding_gives_the_same_logprobs(tiny_model_dir, tmp_path
     keys = {(s.step.prompt_text, tuple(s.step.images_png)) for s in chunk}
     assert len(keys) < len(chunk)  # the group's first steps share their prompt
     lens = [len(s.step.completion_ids) for s in chunk]
-    shared = trainer._encode_chunk(chunk)
+    shared = trainer.loss_pass.encode_chunk(chunk)
     assert "pixel_values" not in shared and "mm_encoder_outputs" in shared
     plain = trainer.policy.builder.encode(
         [rebuild_prompt(s.step) for s in chunk], completions=[s.step.completion_ids for s in chunk]

@@ -341,14 +341,6 @@ def _run_info(cfg: EvalConfig, policy: Policy, tasks: list[Task]) -> dict[str, A
     }
 
 
-def load_summary(path: str | Path) -> dict[str, Any]:
-    """The summary.json of an evaluation directory."""
-    file = Path(path) / SUMMARY_FILE
-    if not file.is_file():
-        raise EvalError(f"{path} has no {SUMMARY_FILE}: not an evaluation directory")
-    return json.loads(file.read_text(encoding="utf-8"))
-
-
 def load_records(path: str | Path) -> list[dict[str, Any]]:
     """The episode records (episodes.jsonl) of an evaluation directory."""
     file = Path(path) / EPISODES_FILE

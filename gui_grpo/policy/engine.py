@@ -12,15 +12,17 @@ Hugging Face models on CPU or GPU, ``gui_grpo.policy.vllm_engine.VLLMEngine`` ru
   pre-allocated cache, a prompt's keys and values read once for all its samples (cascade attention),
   LoRA merged into fused projections for small models. Other models decode through ``model.forward``
   with the cache gathered n-fold; rows that stop are dropped from it.
-- **Per-row seeds.** ``SeededSampler`` draws each row's token from that row's own ``torch.Generator``, so
-  a sample depends only on its seed, never on which rows share the batch or how many prompts were merged.
+- **Per-row seeds.** ``SeededSampler`` (``gui_grpo.policy.sampler``) draws each row's token from that row's
+  own ``torch.Generator``, so a sample depends only on its seed, never on which rows share the batch or how
+  many prompts were merged.
 - **Sampled-distribution log-probs.** Recorded log-probs are ``log_softmax(logits / temperature)`` with the
   never-sampled vision placeholder tokens masked out and no top-k / top-p truncation, which is exactly what
   ``gui_grpo.policy.logprobs.completion_logprobs`` recomputes for the loss.
 - **Multimodal RoPE.** Qwen VL models keep 3-D rope offsets (``rope_deltas``) from the prefill; decode
   positions are ``unpadded index + delta`` per row.
-- **Kept prefill** (``keep_prefill``, set by the trainer from ``optim.reuse_prefill``): prompts sampled more
-  than once are prefilled with gradients and kept in ``kept``, so an on-policy loss pass reuses them.
+- **Kept prefill** (``sample(keep=...)``, asked for by the trainer's loss pass under ``optim.reuse_prefill``):
+  the prefill runs with gradients and is handed to the caller's store, so an on-policy loss pass reuses it.
+  The engine itself keeps nothing between calls.
 
 ``Policy`` (builder + engine) merges identical prompts of one call, such as the G members' first screen
 of a group, into one prompt sampled G times with the members' own seeds.
@@ -36,16 +38,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
-from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+from transformers import GenerationConfig, LogitsProcessorList
 
-from gui_grpo.policy.fast_decode import (
-    PrefixCache,
-    StepDecoder,
-    decoder_for,
-    last_layer_keys_only,
-    prefill_kv,
-)
-from gui_grpo.policy.shared_prefix import PrefixPass, gathered_cache, prefix_pass
+from gui_grpo.policy.decode_steps import DecodeSteps, DynamicSteps, StaticSteps
+from gui_grpo.policy.fast_decode import decoder_for, last_layer_keys_only
+from gui_grpo.policy.sampler import SeededSampler
+from gui_grpo.policy.shared_prefix import KeptPrefills, KeptPrefix, PrefixPass, gathered_cache, prefix_pass
 
 if TYPE_CHECKING:
     from gui_grpo.policy.prompts import Prompt, PromptBuilder
@@ -55,14 +53,6 @@ VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision
 
 class EngineError(Exception):
     """An engine was called wrongly (no prompt encoder, seeds that do not match n, bad settings)."""
-
-
-@dataclass
-class KeptPrefix:
-    """A prompt's prefill, run with gradients during sampling: row ``row`` of ``prefix``."""
-
-    prefix: PrefixPass
-    row: int
 
 
 @dataclass
@@ -92,8 +82,10 @@ class Engine(Protocol):
         *,
         seeds: Sequence[Sequence[int]] | None = None,
         greedy: bool = False,
+        keep: KeptPrefills | None = None,
     ) -> list[list[Completion]]:
-        """``n`` (or ``n[i]``) completions of each prompt; ``seeds[i][j]`` seeds sample j of prompt i."""
+        """``n`` (or ``n[i]``) completions of each prompt; ``seeds[i][j]`` seeds sample j of prompt i.
+        ``keep``: put each prompt's prefill, run with gradients, there (``HFEngine``; others refuse it)."""
 
 
 def sample_counts(n: int | Sequence[int], num_prompts: int) -> list[int]:
@@ -113,59 +105,6 @@ def check_seeds(seeds: Sequence[Sequence[int]] | None, counts: list[int], greedy
     if [len(s) for s in seeds] != counts:
         raise EngineError(f"seeds give {[len(s) for s in seeds]} samples per prompt, n asks for {counts}")
     return [int(s) for row in seeds for s in row]
-
-
-class SeededSampler(LogitsProcessor):
-    """Samples each row from its own generator and records the token's log-prob under temperature.
-
-    A row's token is drawn by inverse transform: one uniform u from the row's generator, and the first
-    token whose cumulative probability (float64) exceeds u times the total. That is exact categorical
-    sampling with one random number per row, and the rows share one ``cumsum`` and ``searchsorted``
-    instead of a ``multinomial`` call each. Banned tokens have probability 0 and are never drawn.
-    """
-
-    def __init__(
-        self, seeds: list[int] | None, temperature: float, greedy: bool, banned: list[int] | None = None
-    ) -> None:
-        self.greedy = greedy
-        self.banned = banned or []
-        self._banned: torch.Tensor | None = None
-        self.temperature = temperature
-        self.generators = None
-        if not greedy:
-            if seeds is None:
-                raise ValueError("sampling needs one seed per row (or greedy=True)")
-            self.generators = [torch.Generator().manual_seed(int(s) % (2**63)) for s in seeds]
-        self.chosen: list[torch.Tensor] = []  # per step (B,)
-        self.logprobs: list[torch.Tensor] = []  # per step (B,)
-
-    def draw(
-        self, scores: torch.Tensor, rows: Sequence[int] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(tokens, log-probs), each (B,), for scores (B, V); ``rows`` names each row's generator."""
-        logits = scores.float()  # (B, V)
-        if self.banned:
-            if self._banned is None or self._banned.device != logits.device:
-                self._banned = torch.tensor(self.banned, device=logits.device)
-            logits.index_fill_(1, self._banned, float("-inf"))
-        logp = torch.log_softmax(logits / self.temperature, dim=-1)  # (B, V)
-        if self.greedy:
-            tokens = logits.argmax(dim=-1)  # (B,)
-        else:
-            rows = range(logits.shape[0]) if rows is None else rows
-            u = torch.cat([torch.rand(1, dtype=torch.float64, generator=self.generators[r]) for r in rows])
-            cdf = logp.double().exp().cumsum(dim=-1)  # (B, V)
-            target = (u.to(cdf.device) * cdf[:, -1])[:, None]  # (B, 1), in [0, total)
-            tokens = torch.searchsorted(cdf, target, right=True)[:, 0].clamp_(max=cdf.shape[1] - 1)  # (B,)
-        return tokens, logp.gather(1, tokens[:, None])[:, 0]
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        tokens, logps = self.draw(scores)
-        self.chosen.append(tokens)
-        self.logprobs.append(logps)
-        forced = torch.full_like(scores, float("-inf"))
-        forced.scatter_(1, tokens[:, None], 0.0)
-        return forced
 
 
 def _single_token(tok: Any, text: str) -> int | None:
@@ -232,10 +171,6 @@ class HFEngine:
         self._cache_kw = _cache_keyword(model)
         self._rope = _rope_holder(model)
         self._fast = decoder_for(model) if fast_decode else None
-        self.keep_prefill = False
-        """Run the prefill of prompts sampled more than once with gradients and keep it in ``kept``, so an
-        on-policy loss pass skips the prompts' forward (``Trainer`` sets it; off by default)."""
-        self.kept: dict[str, KeptPrefix] = {}
 
     def bind(self, builder: PromptBuilder) -> None:
         self.encode = builder.encode
@@ -247,16 +182,19 @@ class HFEngine:
         *,
         seeds: Sequence[Sequence[int]] | None = None,
         greedy: bool = False,
+        keep: KeptPrefills | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions per prompt, each prompt prefilled once."""
+        """``n`` completions per prompt, each prompt prefilled once.
+
+        ``keep``: the prefill runs with gradients and each prompt's is put there under its
+        ``prompt_digest``, for an on-policy loss pass to reuse (the caller owns and clears it).
+        """
         if self.encode is None:
             raise EngineError("HFEngine has no prompt encoder: build Policy(builder, engine) or call bind()")
         counts = sample_counts(n, len(prompts))
         flat_seeds = check_seeds(seeds, counts, greedy)
-        keys = None
-        if self.keep_prefill and not greedy and min(counts) > 1:
-            keys = [prompt_digest(p) for p in prompts]
-        flat = self.sample_encoded(self.encode(list(prompts)), counts, flat_seeds, greedy, keep=keys)
+        digests = [prompt_digest(p) for p in prompts] if keep is not None else []
+        flat = self.sample_encoded(self.encode(list(prompts)), counts, flat_seeds, greedy, keep, digests)
         out, i = [], 0
         for c in counts:
             out.append(flat[i : i + c])
@@ -270,78 +208,85 @@ class HFEngine:
         counts: list[int],
         seeds: list[int] | None,
         greedy: bool,
-        keep: list[str] | None = None,
+        keep: KeptPrefills | None = None,
+        digests: Sequence[str] = (),
     ) -> list[Completion]:
         """Completions, row-major (prompt i's ``counts[i]`` samples together), of an encoded batch.
 
-        ``keep``: one key per prompt; the prefill then runs with gradients and is kept in ``self.kept``
-        under those keys (``KeptPrefix``), for an on-policy loss pass to reuse.
+        ``keep``: the prefill runs with gradients and prompt i's is put there under ``digests[i]``.
         """
+        if keep is not None and len(digests) != len(counts):
+            raise EngineError(f"keep needs one digest per prompt: {len(digests)} for {len(counts)} prompts")
         sampler = SeededSampler(seeds, self.temperature, greedy, self.banned_ids)
         with eval_mode(self.model):
-            tokens, logps = self._decode(batch, counts, sampler, keep)
+            tokens, logps, prefix = self._decode(batch, counts, sampler, keep is not None)
+        if keep is not None:
+            for u, digest in enumerate(digests):
+                keep[digest] = KeptPrefix(prefix, u)
         prompt_lens = batch["attention_mask"].sum(dim=1).tolist()
         rows = [p for p, c in enumerate(counts) for _ in range(c)]
         return [self._cut(tokens[r], logps[r], int(prompt_lens[p])) for r, p in enumerate(rows)]
 
+    def _prefill(
+        self, inputs: dict[str, torch.Tensor], index: torch.Tensor, grad: bool
+    ) -> tuple[Any, torch.Tensor, torch.Tensor, PrefixPass | None]:
+        """(cache, first logits (R, V), each row's first decode position (R,), the prefix pass when
+        ``grad``: run with gradients and kept whole, its cache on the autograd graph)."""
+        if grad:
+            with torch.enable_grad():
+                prefix = prefix_pass(self.model, inputs)
+            logits = prefix.first_logits[:, -1, :].detach()[index]  # (R, V)
+            last = prefix.positions[0] if prefix.positions.dim() == 3 else prefix.positions  # (U, P)
+            return prefix.cache, logits, last[:, -1][index] + 1, prefix
+        holder = self._rope
+        if holder is not None:
+            holder.rope_deltas = None  # stale offsets of an earlier call must not leak into this prefill
+        with last_layer_keys_only(self.model):  # only the last position's logits are kept
+            out = self.model(**inputs, use_cache=True, logits_to_keep=1)
+        cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
+        logits = out.logits[:, -1, :][index]  # (R, V)
+        deltas = holder.rope_deltas if holder is not None else None
+        lengths = inputs["attention_mask"][index].sum(dim=1)  # (R,)
+        offset = lengths + (deltas.to(lengths.device)[index, 0] if deltas is not None else 0)  # (R,)
+        return cache, logits, offset, None
+
     def _decode(
-        self,
-        batch: dict[str, torch.Tensor],
-        counts: list[int],
-        sampler: SeededSampler,
-        keep: list[str] | None = None,
-    ) -> tuple[list[list[int]], list[list[float]]]:
+        self, batch: dict[str, torch.Tensor], counts: list[int], sampler: SeededSampler, grad_prefill: bool
+    ) -> tuple[list[list[int]], list[list[float]], PrefixPass | None]:
         device = next(self.model.parameters()).device
         inputs = {k: v.to(device) for k, v in batch.items()}
         index = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts)).to(device)  # (R,)
-        mask = inputs["attention_mask"][index]  # (R, L)
-        if keep is not None:
-            with torch.enable_grad():
-                prefix = prefix_pass(self.model, inputs)
-            for u, key in enumerate(keep):
-                self.kept[key] = KeptPrefix(prefix, u)
-            cache = prefix.cache
-            logits = prefix.first_logits[:, -1, :].detach()[index]  # (R, V)
-            last = prefix.positions[0] if prefix.positions.dim() == 3 else prefix.positions  # (U, P)
-            offset = last[:, -1][index] + 1  # (R,)
-        else:
-            holder = self._rope
-            if holder is not None:
-                holder.rope_deltas = None  # stale offsets of an earlier call must not leak into this prefill
-            with last_layer_keys_only(self.model):  # only the last position's logits are kept
-                out = self.model(**inputs, use_cache=True, logits_to_keep=1)
-            cache = out.cache if getattr(out, "cache", None) is not None else out.past_key_values
-            logits = out.logits[:, -1, :][index]  # (R, V)
-            deltas = holder.rope_deltas if holder is not None else None
-            offset = mask.sum(dim=1) + (deltas.to(device)[index, 0] if deltas is not None else 0)  # (R,)
+        cache, logits, offset, prefix = self._prefill(inputs, index, grad_prefill)
         if self._fast is not None:
             prompt_mask = inputs["attention_mask"]
-            steps: _Steps = _StaticSteps(self._fast, cache, counts, prompt_mask, offset, self.max_new_tokens)
+            new = self.max_new_tokens
+            steps: DecodeSteps = StaticSteps(self._fast, cache, counts, prompt_mask, offset, new)
         else:
-            if keep is not None:  # the kept prefill must stay as it is: decode from a copy
+            if prefix is not None:  # the kept prefill must stay as it is: decode from a copy
                 cache = gathered_cache(cache, torch.arange(len(counts), device=device))
             cache.batch_select_indices(index)
-            steps = _DynamicSteps(self, cache, mask, offset, self._rope is not None)
+            mask = inputs["attention_mask"][index]  # (R, L)
+            steps = DynamicSteps(self.model, self._cache_kw, cache, mask, offset, self._rope is not None)
         active = list(range(len(index)))  # original row of each live row
         tokens: list[list[int]] = [[] for _ in active]
         logps: list[list[float]] = [[] for _ in active]
         for t in range(self.max_new_tokens):
             chosen, chosen_logp = sampler.draw(logits, active)  # (A,), (A,)
-            keep = []
+            live = []
             for i, (tok, lp) in enumerate(zip(chosen.tolist(), chosen_logp.tolist(), strict=True)):
                 tokens[active[i]].append(tok)
                 logps[active[i]].append(lp)
                 if tok not in self.stop_ids:
-                    keep.append(i)
-            if not keep or t == self.max_new_tokens - 1:
+                    live.append(i)
+            if not live or t == self.max_new_tokens - 1:
                 break
-            if len(keep) < len(active):
-                sel = torch.tensor(keep, device=device)
+            if len(live) < len(active):
+                sel = torch.tensor(live, device=device)
                 steps.select(sel)
                 chosen = chosen[sel]
-                active = [active[i] for i in keep]
+                active = [active[i] for i in live]
             logits = steps(chosen, t)  # (A, V)
-        return tokens, logps
+        return tokens, logps, prefix
 
     @torch.no_grad()
     def generate(
@@ -398,83 +343,14 @@ class HFEngine:
         return Completion(ids, logps, text, stopped=False, prompt_tokens=prompt_tokens)
 
 
-class _Steps(Protocol):
-    """Feeds each step's chosen tokens (A,) to the model and returns the next logits (A, V)."""
-
-    def select(self, rows: torch.Tensor) -> None: ...
-
-    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor: ...
-
-
-class _DynamicSteps:
-    """Decode through ``model.forward`` and the prefill's growing ``DynamicCache`` (any model)."""
-
-    def __init__(self, engine: HFEngine, cache: Any, mask: torch.Tensor, offset: torch.Tensor, mrope: bool):
-        self.engine, self.cache, self.mask, self.offset, self.mrope = engine, cache, mask, offset, mrope
-
-    def select(self, rows: torch.Tensor) -> None:
-        self.cache.batch_select_indices(rows)
-        self.mask, self.offset = self.mask[rows], self.offset[rows]
-
-    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
-        self.mask = torch.cat([self.mask, self.mask.new_ones(len(chosen), 1)], dim=1)  # (A, L + t + 1)
-        pos = (self.offset + t).view(1, -1, 1)  # (1, A, 1)
-        position_ids = pos.expand(3, -1, -1) if self.mrope else pos[0]  # (3, A, 1) or (A, 1)
-        step = self.engine.model(
-            input_ids=chosen[:, None],
-            attention_mask=self.mask,
-            position_ids=position_ids,
-            use_cache=True,
-            logits_to_keep=1,
-            **{self.engine._cache_kw: self.cache},
-        )
-        return step.logits[:, -1, :]  # (A, V)
-
-
-class _StaticSteps:
-    """Decode through ``StepDecoder`` (Qwen VL models): rows in a grid of prompts × slots, each prompt's
-    cache held once (``fast_decode.PrefixCache``); finished rows stay in the grid, unread."""
-
-    def __init__(
-        self,
-        decoder: StepDecoder,
-        cache: Any,
-        counts: list[int],
-        prompt_mask: torch.Tensor,
-        offset: torch.Tensor,
-        new: int,
-    ) -> None:
-        keys, values = prefill_kv(cache)
-        n = max(counts)
-        key_mask = None if bool(prompt_mask.all()) else prompt_mask.bool()
-        self.decoder = decoder
-        self.cache = PrefixCache(keys, values, n, new, key_mask)
-        self.proj = decoder.projections()
-        device = offset.device
-        self.slots = torch.tensor([u * n + j for u, c in enumerate(counts) for j in range(c)], device=device)
-        self.offset = torch.zeros(len(counts) * n, dtype=offset.dtype, device=device)  # (U·n,)
-        self.offset[self.slots] = offset
-        self.tokens = torch.zeros(len(counts) * n, dtype=torch.long, device=device)  # (U·n,)
-        steps = torch.arange(new, device=device)  # every decode step's positions, one rotary call
-        like = keys[0][:1, :1, :1, :1]
-        self.cos, self.sin = decoder.rope(self.offset[:, None] + steps, like)  # (U·n, new, d) each
-
-    def select(self, rows: torch.Tensor) -> None:
-        self.slots = self.slots[rows]
-
-    def __call__(self, chosen: torch.Tensor, t: int) -> torch.Tensor:
-        self.tokens[self.slots] = chosen
-        rope = (self.cos[:, t], self.sin[:, t])
-        logits = self.decoder(self.tokens, rope, self.cache, self.proj)  # (U·n, V)
-        return logits[self.slots]  # (A, V)
-
-
 class Policy:
     """The pieces that turn observations into sampled actions."""
 
-    def __init__(self, builder: PromptBuilder, engine: Engine) -> None:
+    def __init__(self, builder: PromptBuilder, engine: Engine, keep: KeptPrefills | None = None) -> None:
         self.builder = builder
         self.engine = engine
+        self.keep = keep
+        """Where sampled prompts' prefills go for the loss pass to reuse (the trainer's); None: nowhere."""
         self.family = builder.family
         bind = getattr(engine, "bind", None)
         if bind is not None:
@@ -483,7 +359,8 @@ class Policy:
     def sample(
         self, prompts: list[Prompt], seeds: list[int], greedy: bool, max_batch: int
     ) -> list[Completion]:
-        """One completion per prompt; identical prompts are prefilled once and sampled with their seeds."""
+        """One completion per prompt; identical prompts are prefilled once and sampled with their seeds (and
+        that prefill kept in ``keep`` when it serves several samples)."""
         keys = [prompt_digest(p) for p in prompts]
         members: dict[str, list[int]] = {}
         for i, k in enumerate(keys):
@@ -492,9 +369,13 @@ class Policy:
         out: list[Completion | None] = [None] * len(prompts)
         for chunk in _chunks(unique, max_batch):
             firsts = [prompts[m[0]] for m in chunk]
-            rows = self.engine.sample(
-                firsts, [len(m) for m in chunk], seeds=[[seeds[i] for i in m] for m in chunk], greedy=greedy
-            )
+            counts = [len(m) for m in chunk]
+            # Only prompts sampled more than once are worth a prefill kept with gradients.
+            row_seeds = [[seeds[i] for i in m] for m in chunk]
+            if self.keep is not None and not greedy and min(counts) > 1:
+                rows = self.engine.sample(firsts, counts, seeds=row_seeds, greedy=greedy, keep=self.keep)
+            else:  # engines that cannot keep a prefill (vLLM, test fakes) are never asked to
+                rows = self.engine.sample(firsts, counts, seeds=row_seeds, greedy=greedy)
             for m, comps, first in zip(chunk, rows, firsts, strict=True):
                 for i, comp in zip(m, comps, strict=True):
                     prompts[i].model_image_size = first.model_image_size

@@ -116,6 +116,18 @@ class PrefixPass:
     """(U, P)"""
 
 
+@dataclass
+class KeptPrefix:
+    """A prompt's prefill, run with gradients during sampling: row ``row`` of ``prefix``."""
+
+    prefix: PrefixPass
+    row: int
+
+
+KeptPrefills = dict[str, KeptPrefix]
+"""Sampling prefills kept for the loss pass, by ``prompt_digest`` (filled by ``HFEngine.sample(keep=)``)."""
+
+
 def prefix_pass(model: Any, prompts: dict[str, torch.Tensor]) -> PrefixPass:
     """Run the encoded prompts once with ``use_cache=True`` (with gradients when enabled)."""
     device = next(model.parameters()).device

@@ -34,6 +34,7 @@ from gui_grpo.policy.engine import (
 
 if TYPE_CHECKING:
     from gui_grpo.policy.prompts import Prompt, PromptBuilder
+    from gui_grpo.policy.shared_prefix import KeptPrefills
 
 
 class VLLMUnavailable(EngineError):
@@ -134,8 +135,11 @@ class VLLMEngine:
         *,
         seeds: Sequence[Sequence[int]] | None = None,
         greedy: bool = False,
+        keep: KeptPrefills | None = None,
     ) -> list[list[Completion]]:
-        """``n`` completions per prompt, one seeded request each."""
+        """``n`` completions per prompt, one seeded request each (no prefill to ``keep``)."""
+        if keep is not None:
+            raise EngineError("VLLMEngine cannot keep a prefill for the loss pass (optim.reuse_prefill)")
         counts = sample_counts(n, len(prompts))
         flat_seeds = check_seeds(seeds, counts, greedy)
         requests, params = [], []

@@ -114,8 +114,3 @@ class MetricsLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of a run's ``metrics.jsonl``."""
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -2,9 +2,10 @@
 
 Each record is one decision: a screenshot, the instruction, the history of earlier actions and the
 ground-truth action with its target bounds. For a record the policy samples G answers to the record's
-prompt; each is rewarded against the ground truth (``action_reward``), advantages are group-relative, and
-the update is the online one (``Trainer.update``). ``export_oracle_records`` writes PhoneSim oracle
-demonstrations in this format.
+prompt; each is rewarded against the ground truth (``action_reward``) and made a one-step episode, so
+group advantages, samples and metrics are the online ones (``samples.make_samples``,
+``metrics.episode_metrics``), and so is the update (``Trainer.update``). ``export_oracle_records`` writes
+PhoneSim oracle demonstrations in this format.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import json
 import random
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,10 @@ from PIL import Image
 
 from emulators.actions import Answer, Key, LongPress, OpenApp, Swipe, Tap, Terminate, Type, Wait
 from emulators.elements import Element
-from gui_grpo.grpo.advantages import group_advantages, zero_std_groups
 from gui_grpo.policy.actions import Invalid, format_action, parse_action
-from gui_grpo.rollout.play import Step, episode_seed, png_bytes
+from gui_grpo.rollout.play import EpisodeResult, Step, episode_seed, png_bytes
+from gui_grpo.train.metrics import episode_metrics
+from gui_grpo.train.samples import Sample, make_samples
 
 ACTION_TYPES = ("click", "long_press", "swipe", "type", "key", "open", "wait", "terminate", "answer")
 POINT_TYPES = ("click", "long_press")
@@ -160,6 +162,25 @@ def action_reward(pred: object, truth: GroundTruth) -> float:
     return FORMAT_REWARD + TYPE_REWARD + (ARGUMENT_REWARD if arguments_match(pred, truth) else 0.0)
 
 
+def answer_episode(
+    record: OfflineRecord, group: int, member: int, step: Step, reward: float, parsed: object
+) -> EpisodeResult:
+    """One sampled answer to ``record`` as a one-step episode scored ``reward``; only ``terminate`` with
+    status success claims success (so ``false_completion_rate`` counts those the ground truth denies)."""
+    return EpisodeResult(
+        record.id,
+        {},
+        record.instruction,
+        0,
+        group,
+        member,
+        steps=[step],
+        claimed_status=parsed.status if isinstance(parsed, Terminate) else None,
+        score=reward,
+        invalid_actions=int(not step.valid),
+    )
+
+
 class OfflineSource:
     """Batches of G sampled answers per dataset record, scored against the ground truth."""
 
@@ -219,44 +240,25 @@ class OfflineSource:
             out.append((step_, action_reward(parsed, records[i // size].action), parsed))
         return out
 
-    def batch(self, step: int, share: range | None = None) -> tuple[list[Any], dict[str, float]]:
+    def batch(self, step: int, share: range | None = None) -> tuple[list[Sample], dict[str, float]]:
         """Samples (with group advantages) and rollout metrics for training step ``step``: all of its
         ``groups_per_step`` records, or the contiguous ``share`` of them (a data-parallel rank's part)."""
-        from gui_grpo.train.trainer import Sample
-
         size = self.cfg.rollout.group_size
         share = range(self.cfg.rollout.groups_per_step) if share is None else share
         if not share:
             return [], {}
-        b = len(share)
         records = [self.record_at(step * self.cfg.rollout.groups_per_step + i) for i in share]
         played = self.play(records, step, size, greedy=False, first_group=share.start)
-        rewards = torch.tensor([r for _, r, _ in played])  # (b * G,)
-        groups = torch.arange(b).repeat_interleave(size)  # (b * G,)
-        loss_cfg = self.cfg.loss_config()
-        adv = group_advantages(rewards, groups, scale=loss_cfg.scale_std)  # (b * G,)
-        zero = zero_std_groups(rewards, groups)  # (b * G,)
-        samples = [
-            Sample(s, a, 1.0)
-            for (s, _, _), a, z in zip(played, adv.tolist(), zero.tolist(), strict=True)
-            if not (loss_cfg.drop_zero_std_groups and z)
+        answers = [
+            answer_episode(records[k // size], share.start + k // size, k % size, s, reward, parsed)
+            for k, (s, reward, parsed) in enumerate(played)
         ]
-        n = len(played)
-        false_done = sum(
-            isinstance(p, Terminate) and p.status == "success" and records[i // size].action.text != "success"
-            for i, (_, _, p) in enumerate(played)
-        )
-        stats = {
-            "reward_mean": float(rewards.mean()),
-            "reward_std": float(rewards.std(unbiased=False)),
-            "success_rate": float((rewards >= 1.0).float().mean()),
-            "frac_reward_zero_std": float(zero.view(b, size)[:, 0].float().mean()),
-            "invalid_action_rate": sum(not s.valid for s, _, _ in played) / n,
-            "false_completion_rate": false_done / n,
-            "episode_length": 1.0,
-            "completion_length": sum(len(s.completion_ids) for s, _, _ in played) / n,
-        }
-        return samples, stats
+        rewards = [reward for _, reward, _ in played]
+        # An answer is a one-step episode scored against the ground truth (an invalid one 0, the lowest
+        # reward); its advantage is not capped as an invalid step inside an online episode's is.
+        reward_cfg = replace(self.cfg.reward, invalid_step_advantage=None)
+        samples, stats = make_samples(answers, rewards, self.cfg.loss_config(), reward_cfg)
+        return samples, {**episode_metrics(answers, rewards), **stats}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
