@@ -11,6 +11,7 @@ continues a run from its last checkpoint with the saved config (flags may still 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -179,7 +180,9 @@ def _make_trainer(args: argparse.Namespace) -> Any:
             if args.config is not None:
                 raise UserError("--resume uses the run's saved config; drop --config")
             overrides = overrides_from_args(args)
-            trainer = Trainer.resume(args.resume, lambda data: apply_overrides(data, overrides))
+            trainer = Trainer.resume(
+                args.resume, lambda data: apply_overrides(data, overrides), say=_say_on_stderr
+            )
             check_paths(trainer.cfg)
             return trainer
         return Trainer(build_config(args))
@@ -189,6 +192,11 @@ def _make_trainer(args: argparse.Namespace) -> Any:
         ModelLoadError, TrainError, OfflineFormatError, CheckpointError, DistributedError, RolloutWorkerError
     ) as e:
         raise UserError(str(e)) from e
+
+
+def _say_on_stderr(line: str) -> None:
+    """A resume's one-line note (a damaged checkpoint skipped, or one without a manifest)."""
+    print(f"gui-grpo train: {line}", file=sys.stderr)
 
 
 def run_preset(args: argparse.Namespace) -> int:

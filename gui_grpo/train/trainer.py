@@ -16,7 +16,6 @@ docs/SCALING.md).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -136,30 +135,40 @@ class Trainer:
     # -- resume -------------------------------------------------------------------------------------------
 
     @classmethod
-    def resume(cls, run_dir: str | Path, overrides: Callable[[dict], dict] | None = None) -> Trainer:
-        """A trainer in exactly the state of ``run_dir``'s latest checkpoint (weights, optimizer, scheduler,
-        RNG, step). ``overrides`` may change the saved config's plain data (e.g. raise ``steps``)."""
-        ckpt = checkpoint.latest_checkpoint(run_dir)
-        if ckpt is None:
+    def resume(
+        cls,
+        run_dir: str | Path,
+        overrides: Callable[[dict], dict] | None = None,
+        say: Callable[[str], None] = print,
+    ) -> Trainer:
+        """A trainer in exactly the state of ``run_dir``'s newest intact checkpoint (weights, optimizer,
+        scheduler, RNG, step). ``overrides`` may change the saved config's plain data (e.g. raise ``steps``).
+        Damaged checkpoints skipped on the way, or a checkpoint without a manifest, are told to ``say`` in
+        one line (rank 0 only); a run with none intact raises ``CheckpointError``."""
+        found = checkpoint.find_resumable(run_dir)
+        if found is None:
             raise TrainError(f"{run_dir} has no complete checkpoint to resume from (checkpoints/step-*)")
-        data = json.loads((ckpt / "train_config.json").read_text())
-        data["out"] = str(run_dir)
+        data = {**found.config, "out": str(run_dir)}
         cfg = config_from_dict(overrides(data) if overrides else data)
         trainer = cls(cfg)
-        trainer.load_checkpoint(ckpt)
+        trainer.load_checkpoint(found.path, found.state)
+        if found.note and trainer.dp.is_main:
+            say(found.note)
         return trainer
 
-    def load_checkpoint(self, path: Path) -> None:
-        state = checkpoint.load_state(path)
+    def load_checkpoint(self, path: Path, state: dict[str, Any] | None = None) -> None:
+        """Weights from ``path``; optimizer, scheduler, RNG and step from ``state`` (default: ``path``'s)."""
+        state = checkpoint.load_state(path) if state is None else state
         checkpoint.load_trainable(self.model, path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         checkpoint.restore_rng(state["rng"])
         self.step = int(state["step"])
         self.weights_version += 1
-        self.skipped_steps = int(state["extra"].get("skipped_steps", 0))
+        extra = state.get("extra", {})
+        self.skipped_steps = int(extra.get("skipped_steps", 0))
         if self.curriculum is not None:
-            self.curriculum.load_state_dict(state["extra"].get("curriculum", {}))
+            self.curriculum.load_state_dict(extra.get("curriculum", {}))
 
     # -- rollouts -----------------------------------------------------------------------------------------
 
