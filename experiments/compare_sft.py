@@ -20,6 +20,7 @@ from pathlib import Path
 from finished_run import saved_preset
 
 from gui_grpo.cli.quickstart import evaluate
+from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.train.demos import load_demos
 from gui_grpo.train.sft import SftConfig, run_sft
 
@@ -43,7 +44,7 @@ def main() -> None:
         model=str(args.run / "warm_start"),
         out=str(args.run / "sft_more"),
         epochs=10_000,
-        full=True,
+        adapter=AdapterConfig(full_finetune=True),
         patience=0,
         max_minutes=minutes,
         seed=preset.seed + 1,

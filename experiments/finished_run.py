@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ def saved_preset(run: Path) -> tuple[Preset, dict[str, Any]]:
     if not summary_path.is_file() or not (run / "warm_start").is_dir():
         raise ValueError(f"{run} is not a finished `gui-grpo train` run (no quickstart.json or warm_start/)")
     saved = json.loads(summary_path.read_text())
-    fields = {f.name for f in dataclasses.fields(Preset)} - {"prompt"}
-    preset = dataclasses.replace(
-        PRESETS[saved["preset"]["name"]], **{k: v for k, v in saved["preset"].items() if k in fields}
-    )
+    kept = saved["preset"]
+    seed = kept["grpo"]["seed"] if "grpo" in kept else kept.get("seed", 0)  # runs before the preset redesign
+    preset = PRESETS[kept["name"]].with_options(out=str(run), seed=seed)
     return preset, saved

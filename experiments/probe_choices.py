@@ -28,7 +28,7 @@ import torch
 
 from gui_grpo.cli.quickstart import QUICKSTART_PROMPT
 from gui_grpo.policy.logprobs import completion_logprobs
-from gui_grpo.policy.model import load_policy
+from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder
 from gui_grpo.train.demos import Demo, DemoError, DemoSet, build_manifest, record_demos
 from gui_grpo.train.sft import SftConfig, run_sft
@@ -97,7 +97,8 @@ def main() -> None:
         demos = oracle_steps(builder, templates, "train", args.train_more, 100)
         manifest = build_manifest(builder, suite="easy", split="train", seeds=args.train_more,
                                   model=str(args.model))
-        cfg = SftConfig(model=str(args.model), out=str(args.out), epochs=1000, full=True, patience=0,
+        cfg = SftConfig(model=str(args.model), out=str(args.out), epochs=1000, patience=0,
+                        adapter=AdapterConfig(full_finetune=True),
                         max_minutes=args.minutes, eval_instances=0, device="cpu", dtype="float32")
         trained = run_sft(cfg, DemoSet(manifest, demos))
         result["train_more"] = {"steps": len(demos), "epochs": len(trained.epochs), "minutes": args.minutes}

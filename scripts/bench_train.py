@@ -145,11 +145,12 @@ def measure_loss_pass(model_dir: str, variant: str, max_pixels: int | None, repe
     from gui_grpo.grpo.config import preset
     from gui_grpo.grpo.loss import policy_loss
     from gui_grpo.policy.logprobs import completion_stats, encode_shared
-    from gui_grpo.policy.model import LoraSettings, load_policy
+    from gui_grpo.policy.model import AdapterConfig, load_policy
     from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
     from gui_grpo.policy.shared_prefix import SharedPrefixBatch, shared_prefix_stats
 
-    model, processor, family = load_policy(model_dir, device="cpu", dtype="float32", lora=LoraSettings(8, 16))
+    lora = AdapterConfig(8, 16)
+    model, processor, family = load_policy(model_dir, device="cpu", dtype="float32", lora=lora)
     model.train()
     cfg = PromptConfig(max_prompt_tokens=32768, **({"max_pixels": max_pixels} if max_pixels else {}))
     builder = PromptBuilder(processor, family, cfg)

@@ -109,7 +109,7 @@ def main() -> None:
         "model": model, "device": "cpu", "dtype": "float32", "progress_bar": False, "lora": {"r": 4},
         "suite": "easy",
         "rollout": {"groups_per_step": args.groups, "group_size": args.group_size, "max_new_tokens": 16,
-                    "max_steps_per_episode": args.max_steps},
+                    "max_steps": args.max_steps},
         "prompt": {"observation": "pixels+elements", "action_format": "json", "max_pixels": 28 * 28 * 24},
     })
     trainer = Trainer(cfg)

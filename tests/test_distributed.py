@@ -65,7 +65,7 @@ def run_config(model: str, out: str) -> dict:
         # token_mean: the normaliser is the token count, which differs between the ranks' shares
         "loss": {"preset": "dapo"},
         "optim": {"lr": 1e-3, "passes": 2, "micro_batch_tokens": 400},
-        "rollout": {"groups_per_step": 3, "group_size": 2, "max_new_tokens": 12, "max_steps_per_episode": 1},
+        "rollout": {"groups_per_step": 3, "group_size": 2, "max_new_tokens": 12, "max_steps": 1},
         "prompt": PROMPT,
     }
 
@@ -130,7 +130,7 @@ def test_torchrun_train_writes_once(tiny_model_dir, tmp_path):
         [*torchrun, "-m", "gui_grpo", "train", "--model", tiny_model_dir, "--out", str(out), "--steps", "1",
          "--groups", "3", "--group-size", "2", "--max-new-tokens", "8", "--max-pixels", str(28 * 28 * 24),
          "--devices", "sim:2", "--lora-r", "4", "--device", "cpu", "--no-progress",
-         "--set", "rollout.max_steps_per_episode=1"],
+         "--set", "rollout.max_steps=1"],
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -254,11 +254,11 @@ def test_eval_missing_model_fails(tmp_path, monkeypatch, capsys):
 
 def test_eval_adapter_for_another_base_fails_in_one_line(tiny_model_dir, tmp_path, monkeypatch, capsys):
     from gui_grpo.modeling.build import init_model
-    from gui_grpo.policy.model import LoraSettings, load_policy
+    from gui_grpo.policy.model import AdapterConfig, load_policy
 
     other = tmp_path / "other-base"
     init_model(other, family="qwen2_5_vl", size="small", seed=1)  # different widths: shapes cannot match
-    model, _, _ = load_policy(other, device="cpu", dtype="float32", lora=LoraSettings(r=4))
+    model, _, _ = load_policy(other, device="cpu", dtype="float32", lora=AdapterConfig(r=4))
     model.save_pretrained(tmp_path / "adapter")
     capsys.readouterr()  # drop the setup's progress output
     argv = [

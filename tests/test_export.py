@@ -9,14 +9,14 @@ import torch
 from PIL import Image
 from transformers import AutoModelForImageTextToText
 
-from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
 
 def test_merged_logits_match_base_plus_adapter(tiny_model_dir, tmp_path):
     torch.manual_seed(0)
     model, processor, family = load_policy(
-        tiny_model_dir, device="cpu", dtype="float32", lora=LoraSettings(r=4)
+        tiny_model_dir, device="cpu", dtype="float32", lora=AdapterConfig(r=4)
     )
     with torch.no_grad():  # a trained adapter is not zero: move its B matrices off zero
         for name, p in model.named_parameters():

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from gui_grpo.modeling.build import init_model
 from gui_grpo.policy.engine import HFEngine
 from gui_grpo.policy.fast_decode import decoder_for
-from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 
 PROMPT = PromptConfig(observation="pixels", action_format="json", max_pixels=28 * 28 * 24)
@@ -29,7 +29,7 @@ def screen(colour: tuple[int, int, int]) -> Image.Image:
 def family_setup(request, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"fast-{request.param}")
     init_model(out, family=request.param, size="tiny", seed=0)
-    model, processor, family = load_policy(str(out), device="cpu", dtype="float32", lora=LoraSettings(4, 8))
+    model, processor, family = load_policy(str(out), device="cpu", dtype="float32", lora=AdapterConfig(4, 8))
     torch.manual_seed(0)
     for name, p in model.named_parameters():
         if "lora_B" in name:

@@ -19,7 +19,7 @@ from gui_grpo.cli.main import UserError
 from gui_grpo.modeling.build import init_model
 from gui_grpo.policy.coords import family_spec
 from gui_grpo.policy.model import (
-    LoraSettings,
+    AdapterConfig,
     ModelLoadError,
     detect_family,
     load_policy,
@@ -129,7 +129,7 @@ def test_chat_template_matches_qwen_layout(model_dirs):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_lora_forward_backward_and_sampling(model_dirs, family):
-    model, processor, name = load_policy(model_dirs[family], device="cpu", lora=LoraSettings(r=4, alpha=8))
+    model, processor, name = load_policy(model_dirs[family], device="cpu", lora=AdapterConfig(r=4, alpha=8))
     assert name == family and next(model.parameters()).dtype == torch.float32
     inputs = chat_inputs(processor, [screenshot()])
     n_image_tokens = int((inputs["input_ids"] == model.config.image_token_id).sum())
@@ -155,7 +155,7 @@ def test_lora_forward_backward_and_sampling(model_dirs, family):
 
 def test_lora_targets_exclude_the_vision_tower(model_dirs):
     # Qwen2.5-VL vision blocks have gate/up/down_proj too: the regex must skip them.
-    model, _, _ = load_policy(model_dirs["qwen2_5_vl"], device="cpu", lora=LoraSettings(r=2))
+    model, _, _ = load_policy(model_dirs["qwen2_5_vl"], device="cpu", lora=AdapterConfig(r=2))
     lora_modules = {n for n, _ in model.named_modules() if n.endswith(".lora_A")}
     assert lora_modules and all("language_model" in n for n in lora_modules)
     assert any("visual" in n and n.endswith("mlp.gate_proj") for n, _ in model.named_modules())
@@ -167,14 +167,15 @@ def test_full_finetune_and_train_vision(model_dirs):
     model, _, _ = load_policy(model_dirs["qwen2_vl"], device="cpu")
     assert not any(p.requires_grad for p in vision_tower(model).parameters())
     assert all(p.requires_grad for p in model.model.language_model.parameters())
-    model, _, _ = load_policy(model_dirs["qwen2_vl"], device="cpu", lora=LoraSettings(r=2), train_vision=True)
+    lora = AdapterConfig(r=2)
+    model, _, _ = load_policy(model_dirs["qwen2_vl"], device="cpu", lora=lora, train_vision=True)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert any("visual" in n and "modules_to_save" in n for n in trainable)
 
 
 def test_gradient_checkpointing_trains_lora(model_dirs):
     model, processor, _ = load_policy(
-        model_dirs["qwen3_vl"], device="cpu", lora=LoraSettings(r=2), gradient_checkpointing=True
+        model_dirs["qwen3_vl"], device="cpu", lora=AdapterConfig(r=2), gradient_checkpointing=True
     )
     assert model.get_base_model().model.language_model.gradient_checkpointing
     inputs = chat_inputs(processor, [screenshot(), screenshot(seed=2)])
@@ -186,7 +187,7 @@ def test_gradient_checkpointing_trains_lora(model_dirs):
 
 def test_adapter_save_and_reload(model_dirs, tmp_path):
     path = model_dirs["qwen2_5_vl"]
-    model, processor, _ = load_policy(path, device="cpu", lora=LoraSettings(r=2))
+    model, processor, _ = load_policy(path, device="cpu", lora=AdapterConfig(r=2))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
@@ -200,7 +201,7 @@ def test_adapter_save_and_reload(model_dirs, tmp_path):
     model.save_pretrained(tmp_path / "adapter")
     resumed, _, _ = load_policy(path, device="cpu", adapter=tmp_path / "adapter")
     assert any(p.requires_grad for n, p in resumed.named_parameters() if "lora_" in n)
-    stacked, _, _ = load_policy(path, device="cpu", adapter=tmp_path / "adapter", lora=LoraSettings(r=2))
+    stacked, _, _ = load_policy(path, device="cpu", adapter=tmp_path / "adapter", lora=AdapterConfig(r=2))
     with torch.no_grad():
         torch.testing.assert_close(resumed(**inputs).logits, expected)
         # The warm-start adapter is merged: a fresh LoRA (B = 0) and "adapter disabled" both give it.
@@ -247,11 +248,11 @@ def test_load_errors(tmp_path, model_dirs):
 
 def test_lora_settings_validation():
     with pytest.raises(ValueError, match="r must be"):
-        LoraSettings(r=0)
+        AdapterConfig(r=0)
     with pytest.raises(ValueError, match="dropout"):
-        LoraSettings(dropout=1.0)
+        AdapterConfig(dropout=1.0)
     with pytest.raises(ValueError, match="module names"):
-        LoraSettings(target_modules=("q_proj.*",))
+        AdapterConfig(target_modules=("q_proj.*",))
 
 
 def test_init_model_command(tmp_path, capsys):
@@ -271,7 +272,7 @@ def test_init_model_command(tmp_path, capsys):
 def test_measure_tiny_and_small(tmp_path, model_dirs):
     """Report sizes and the cost of one LoRA forward+backward at batch 8 (printed, not asserted)."""
     small = init_model(tmp_path / "small", family="qwen2_5_vl", size="small")
-    model, processor, _ = load_policy(model_dirs["qwen2_5_vl"], device="cpu", lora=LoraSettings(r=8))
+    model, processor, _ = load_policy(model_dirs["qwen2_5_vl"], device="cpu", lora=AdapterConfig(r=8))
     inputs = chat_inputs(processor, [screenshot(seed=i % 4) for i in range(8)])
     model.train()
     times = []

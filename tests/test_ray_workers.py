@@ -42,7 +42,7 @@ def trainer(cluster, tiny_model_dir, tmp_path_factory):
         "optim": {"lr": 5e-2},
         "rollout": {
             "devices": "sim:2", "workers": 2, "groups_per_step": 3, "group_size": 2, "max_new_tokens": 12,
-            "max_steps_per_episode": 2, "worker_timeout_s": 120,
+            "max_steps": 2, "worker_timeout_s": 120,
         },
         "prompt": PROMPT,
     }

@@ -18,7 +18,7 @@ from gui_grpo.cli.main import UserError
 from gui_grpo.modeling.build import init_model
 from gui_grpo.policy.actions import parse_action
 from gui_grpo.policy.logprobs import completion_logprobs
-from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.train.demos import (
     STOP_TOKEN,
@@ -175,14 +175,16 @@ def test_time_budget_stops_training_within_an_epoch(tiny, demo_set, tmp_path):
 
 
 def test_lora_warm_start_is_merged_by_load_policy(tiny, demo_set, tmp_path):
-    cfg = SftConfig(model=str(tiny), out=str(tmp_path / "adapter"), epochs=1, full=False, lora_r=4, lr=1e-2)
+    cfg = SftConfig(
+        model=str(tiny), out=str(tmp_path / "adapter"), epochs=1, adapter=AdapterConfig(r=4), lr=1e-2
+    )
     trainer = SftTrainer(cfg, demo_set)
     trainer.train(log=lambda _: None)
     out = trainer.save({})
     assert (out / "adapter_config.json").is_file()
     d, ids = trainer.items[0]
     batch = trainer.builder.encode([d.prompt()], [ids])
-    merged = load_policy(tiny, device="cpu", adapter=out, lora=LoraSettings(r=4)).model
+    merged = load_policy(tiny, device="cpu", adapter=out, lora=AdapterConfig(r=4)).model
     base = load_policy(tiny, device="cpu").model
     with torch.no_grad():
         want = completion_logprobs(trainer.model, batch, [len(ids)])[0]

@@ -12,7 +12,7 @@ from gui_grpo.grpo.config import preset
 from gui_grpo.grpo.loss import policy_loss
 from gui_grpo.modeling.build import init_model
 from gui_grpo.policy.logprobs import completion_stats
-from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.policy.shared_prefix import SharedPrefixBatch, SharedPrefixError, shared_prefix_stats
 from gui_grpo.rollout.play import Step, png_bytes
@@ -34,7 +34,7 @@ def family_model(tmp_path_factory):
             out = tmp_path_factory.mktemp(f"tiny-{family}")
             init_model(out, family=family, size="tiny", seed=0)
             model, processor, fam = load_policy(
-                str(out), device="cpu", dtype="float32", lora=LoraSettings(r=4, alpha=8)
+                str(out), device="cpu", dtype="float32", lora=AdapterConfig(r=4, alpha=8)
             )
             torch.manual_seed(0)
             for name, p in model.named_parameters():

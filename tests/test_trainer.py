@@ -27,7 +27,7 @@ def config(model: str, out: str, **overrides) -> TrainConfig:
         "model": model,
         "out": out,
         "steps": 1,
-        "rollout": {"groups_per_step": 1, "group_size": 2, "max_new_tokens": 16, "max_steps_per_episode": 2},
+        "rollout": {"groups_per_step": 1, "group_size": 2, "max_new_tokens": 16, "max_steps": 2},
         "prompt": dataclasses.asdict(PROMPT),
         "device": "cpu",
         "dtype": "float32",
@@ -249,6 +249,24 @@ def test_config_errors_say_what_to_fix(data, message):
     with pytest.raises(ConfigError) as err:
         config_from_dict(data)
     assert message in str(err.value)
+
+
+def test_one_adapter_config_and_the_step_cap_under_one_name(caplog):
+    """The lora section is the AdapterConfig load_policy takes; an old run's rollout.max_steps_per_episode
+    still loads, as rollout.max_steps, and says so."""
+    from gui_grpo.policy.model import AdapterConfig
+
+    lora = {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}
+    cfg = config_from_dict({"model": "m", "lora": lora})
+    assert cfg.lora == AdapterConfig(r=4, alpha=8, target_modules=("q_proj", "v_proj"))
+    assert config_from_dict(json.loads(cfg.to_json())) == cfg
+    with caplog.at_level("WARNING"):
+        old = config_from_dict({"model": "m", "rollout": {"max_steps_per_episode": 3}})
+    assert old.rollout.max_steps == 3 and "now called rollout.max_steps" in caplog.text
+    with pytest.raises(ConfigError, match="lora r must be >= 1"):
+        config_from_dict({"model": "m", "lora": {"r": 0}})
+    with pytest.raises(ConfigError, match="give only max_steps"):
+        config_from_dict({"model": "m", "rollout": {"max_steps_per_episode": 3, "max_steps": 2}})
 
 
 def test_loss_fields_are_set_through_overrides():

@@ -15,6 +15,7 @@ Budgets are fixed in the preset, not tuned per run. ``--preset smoke`` runs the 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -23,58 +24,111 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.train.config import LossSection, OptimConfig, RolloutConfig, TrainConfig
+from gui_grpo.train.sft import SftConfig
 
 QUICKSTART_PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=40_000)
 
 
+QUICKSTART_GRPO = TrainConfig(
+    model="runs/tiny",  # replaced by the warm start when the job runs
+    suite="easy",
+    steps=200,  # an upper bound: max_minutes usually ends the phase first
+    max_minutes=10.0,
+    device="cpu",
+    dtype="float32",
+    rollout=RolloutConfig(groups_per_step=6, group_size=8, max_new_tokens=40, max_steps=8, curriculum=True),
+    optim=OptimConfig(lr=5e-4),
+    lora=AdapterConfig(r=16, alpha=32),
+    loss=LossSection(preset="grpo"),
+    prompt=QUICKSTART_PROMPT,
+)
+"""The GRPO phase of the main job: ``TrainConfig``'s defaults with these changes."""
+
+
+def warm_start_config(*, epochs: int, max_minutes: float) -> SftConfig:
+    """The warm start: full-parameter, until the loss stops improving or the budget is spent; its model,
+    output directory, seed and token cap are filled in when the job runs."""
+    return SftConfig(
+        model="runs/tiny", out="warm_start", epochs=epochs, max_minutes=max_minutes, patience=3,
+        adapter=AdapterConfig(full_finetune=True), eval_instances=0, device="cpu", dtype="float32",
+    )
+
+
 @dataclass(frozen=True)
 class Preset:
-    """Everything the main job does, with its budgets."""
+    """Everything the main job does, with its budgets.
+
+    The GRPO phase is a whole ``TrainConfig`` (``grpo``); the suite, seed, prompt, token and step caps the
+    other phases use are read from it, so each setting exists once. The warm start is an ``SftConfig``
+    whose model, output, seed and token cap are filled in when the job runs.
+    """
 
     name: str
+    grpo: TrainConfig = field(default_factory=lambda: copy.deepcopy(QUICKSTART_GRPO))
+    warm: SftConfig = field(default_factory=lambda: warm_start_config(epochs=30, max_minutes=10.0))
     model: str = "runs/tiny"
+    """The base model; built with ``gui-grpo init-model`` when absent."""
     out: str = "runs/quickstart"
-    suite: str = "easy"
-    seed: int = 0
     demo_seeds: int = 20
     """Oracle episodes per train-split template for the warm start."""
-    sft_epochs: int = 30
-    sft_minutes: float = 10.0
-    sft_patience: int = 3
-    grpo_steps: int = 200
-    """Upper bound on GRPO steps; ``grpo_minutes`` usually ends the run first."""
-    grpo_minutes: float | None = 10.0
-    curriculum: bool = True
-    groups_per_step: int = 6
-    group_size: int = 8
-    lr: float = 5e-4
-    lora_r: int = 16
-    loss: str = "grpo"
-    max_new_tokens: int = 40
-    max_steps_per_episode: int = 8
     eval_episodes: int = 200
     heldout_episodes: int = 50
     eval_batch: int = 25
-    progress_bar: bool = True
-    """A tqdm bar during GRPO; off (``--no-progress``) prints one line per step."""
-    prompt: PromptConfig = field(default_factory=lambda: QUICKSTART_PROMPT)
+
+    @property
+    def suite(self) -> str:
+        return self.grpo.suite
+
+    @property
+    def seed(self) -> int:
+        return self.grpo.seed
+
+    @property
+    def prompt(self) -> PromptConfig:
+        return self.grpo.prompt
+
+    @property
+    def progress_bar(self) -> bool:
+        return self.grpo.progress_bar
+
+    @property
+    def max_new_tokens(self) -> int:
+        return self.grpo.rollout.max_new_tokens
+
+    @property
+    def max_steps(self) -> int | None:
+        return self.grpo.rollout.max_steps
+
+    def with_options(
+        self, *, out: str | None = None, seed: int | None = None, progress_bar: bool | None = None
+    ) -> Preset:
+        """This job with another run directory, seed or progress display (all a preset takes)."""
+        grpo = self.grpo
+        if seed is not None:
+            grpo = dataclasses.replace(grpo, seed=seed)
+        if progress_bar is not None:
+            grpo = dataclasses.replace(grpo, progress_bar=progress_bar)
+        return dataclasses.replace(self, grpo=grpo, out=self.out if out is None else out)
 
 
 PRESETS: dict[str, Preset] = {
     "quickstart": Preset("quickstart"),
     "smoke": Preset(
         "smoke",
+        grpo=dataclasses.replace(
+            QUICKSTART_GRPO,
+            suite="smoke",
+            steps=1,
+            rollout=RolloutConfig(
+                groups_per_step=1, group_size=2, max_new_tokens=24, max_steps=4, curriculum=True
+            ),
+        ),
+        warm=warm_start_config(epochs=3, max_minutes=0.5),
         out="runs/smoke",
-        suite="smoke",
         demo_seeds=2,
-        sft_epochs=3,
-        sft_minutes=0.5,
-        grpo_steps=1,
-        groups_per_step=1,
-        group_size=2,
-        max_new_tokens=24,
-        max_steps_per_episode=4,
         eval_episodes=4,
         heldout_episodes=0,
         eval_batch=4,
@@ -108,7 +162,7 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     from gui_grpo.policy.model import load_policy
     from gui_grpo.policy.prompts import PromptBuilder
     from gui_grpo.train.demos import build_manifest, load_demos, record_demos, write_demos
-    from gui_grpo.train.sft import SftConfig, run_sft
+    from gui_grpo.train.sft import run_sft
 
     _, processor, family = load_policy(model, device="cpu", dtype="float32")
     builder = PromptBuilder(processor, family, preset.prompt)
@@ -119,18 +173,12 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     )
     write_demos(out / "demos", demos, episodes, manifest)
     log(f"demos: {len(demos)} steps from {len(episodes)} oracle episodes ({time.perf_counter() - t0:.0f} s)")
-    cfg = SftConfig(
+    cfg = dataclasses.replace(
+        preset.warm,
         model=str(model),
-        out=str(out / "warm_start"),
-        epochs=preset.sft_epochs,
-        full=True,
-        patience=preset.sft_patience,
-        max_minutes=preset.sft_minutes,
+        out=str(out / preset.warm.out),
         seed=preset.seed,
-        eval_instances=0,
         max_new_tokens=preset.max_new_tokens,
-        device="cpu",
-        dtype="float32",
     )
     result = run_sft(cfg, load_demos(out / "demos"), log=log)
     last = result.epochs[-1]["loss"] if result.epochs else float("nan")
@@ -151,38 +199,12 @@ def evaluate(preset: Preset, model: Path, adapter: Path | None, out: Path, split
         devices=f"sim:{min(n, preset.eval_batch)}",
         seed=preset.seed + 7,
         max_new_tokens=preset.max_new_tokens,
-        max_steps=preset.max_steps_per_episode,
+        max_steps=preset.max_steps,
         prompt=preset.prompt,
-        device="cpu",
-        dtype="float32",
+        device=preset.grpo.device,
+        dtype=preset.grpo.dtype,
     )
     return run_evaluation(cfg)
-
-
-def grpo_config(preset: Preset, warm: Path, out: Path) -> dict[str, Any]:
-    """The GRPO phase's run config as plain data (what ``config_from_dict`` reads)."""
-    return {
-        "model": str(warm),
-        "out": str(out),
-        "suite": preset.suite,
-        "steps": preset.grpo_steps,
-        "max_minutes": preset.grpo_minutes,
-        "seed": preset.seed,
-        "device": "cpu",
-        "dtype": "float32",
-        "progress_bar": preset.progress_bar,
-        "rollout": {
-            "groups_per_step": preset.groups_per_step,
-            "group_size": preset.group_size,
-            "curriculum": preset.curriculum,
-            "max_new_tokens": preset.max_new_tokens,
-            "max_steps_per_episode": preset.max_steps_per_episode,
-        },
-        "optim": {"lr": preset.lr},
-        "lora": {"r": preset.lora_r, "alpha": 2 * preset.lora_r},
-        "loss": {"preset": preset.loss},
-        "prompt": dataclasses.asdict(preset.prompt),
-    }
 
 
 def grpo(
@@ -193,7 +215,9 @@ def grpo(
     from gui_grpo.train.config import apply_overrides, config_from_dict
     from gui_grpo.train.trainer import Trainer
 
-    cfg = config_from_dict(apply_overrides(grpo_config(preset, warm, out), overrides or {}))
+    cfg = dataclasses.replace(preset.grpo, model=str(warm), out=str(out))
+    if overrides:  # an experiment's --set changes, checked as a config file's would be
+        cfg = config_from_dict(apply_overrides(cfg.to_dict(), overrides))
     Trainer(cfg).train()
     final = out / "final"
     return (final, None) if cfg.lora.full_finetune else (warm, final)
@@ -235,8 +259,9 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
         if n:
             results[f"before_{split}"] = evaluate(preset, warm, None, out / f"eval_warm_{split}", split, n)
     log(comparison_table(results))
-    budget = f"{preset.grpo_minutes:g} min or " if preset.grpo_minutes else ""
-    log(f"GRPO: {budget}{preset.grpo_steps} steps of {preset.groups_per_step} groups x {preset.group_size}")
+    g = preset.grpo
+    budget = f"{g.max_minutes:g} min or " if g.max_minutes else ""
+    log(f"GRPO: {budget}{g.steps} steps of {g.rollout.groups_per_step} groups x {g.rollout.group_size}")
     trained, adapter = grpo(preset, warm, out / "grpo")
     for split, n in evals:
         if n:

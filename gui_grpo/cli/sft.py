@@ -57,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lora", action="store_true", help="train a LoRA adapter (default for real checkpoints)"
     )
     mode.add_argument("--full", action="store_true", help="train all weights (default for tiny models)")
-    s.add_argument("--lora-r", type=_positive, default=16)
+    s.add_argument("--lora-r", type=_positive, default=None, help="LoRA rank (implies --lora; default 16)")
     s.add_argument("--patience", type=int, default=3, help="epochs without a 1%% better loss before stopping")
     s.add_argument("--max-minutes", type=float, default=10.0, help="training time budget")
     s.add_argument("--eval-instances", type=int, default=16, help="held-out instances played before/after")
@@ -109,11 +109,17 @@ def run_demos(args: argparse.Namespace) -> int:
 
 
 def run_sft(args: argparse.Namespace) -> int:
-    from gui_grpo.policy.model import ModelLoadError
+    from gui_grpo.policy.model import AdapterConfig, ModelLoadError
     from gui_grpo.train.demos import DemoError, load_demos
     from gui_grpo.train.sft import SftConfig, SftError, prompt_flags, run_sft
 
-    full = True if args.full else False if args.lora else None
+    if args.full:
+        adapter: AdapterConfig | None = AdapterConfig(full_finetune=True)
+    elif args.lora or args.lora_r is not None:
+        rank = args.lora_r or 16
+        adapter = AdapterConfig(r=rank, alpha=2 * rank)
+    else:
+        adapter = None  # full for a tiny model, LoRA otherwise
     try:
         demos = load_demos(args.demos)
         cfg = SftConfig(
@@ -123,9 +129,7 @@ def run_sft(args: argparse.Namespace) -> int:
             lr=args.lr,
             batch_size=args.batch,
             micro_batch=args.micro_batch,
-            full=full,
-            lora_r=args.lora_r,
-            lora_alpha=2 * args.lora_r,
+            adapter=adapter,
             patience=args.patience,
             max_minutes=args.max_minutes,
             eval_instances=args.eval_instances,

@@ -201,8 +201,6 @@ def _say_on_stderr(line: str) -> None:
 
 def run_preset(args: argparse.Namespace) -> int:
     """The main job: warm start + GRPO + before/after evaluation (``gui_grpo.cli.quickstart``)."""
-    import dataclasses
-
     from gui_grpo.cli.quickstart import PRESETS, run_quickstart
 
     overrides = overrides_from_args(args)  # --set out=… / seed=… as well as the flags
@@ -216,8 +214,12 @@ def run_preset(args: argparse.Namespace) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"seed={seed!r}: give a whole number, e.g. --seed 1")
     preset = PRESETS[args.preset or "quickstart"]
-    changes = {k: str(v) if k == "out" else v for k, v in overrides.items()}
-    run_quickstart(dataclasses.replace(preset, **changes))
+    out = overrides.get("out")
+    run_quickstart(
+        preset.with_options(
+            out=None if out is None else str(out), seed=seed, progress_bar=overrides.get("progress_bar")
+        )
+    )
     return 0
 
 

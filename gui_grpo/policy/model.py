@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import AutoModelForImageTextToText, AutoProcessor, ProcessorMixin
 
+from gui_grpo.grpo.config import ConfigError
 from gui_grpo.policy.coords import FAMILIES
 
 DEFAULT_LORA_TARGETS: tuple[str, ...] = (
@@ -43,30 +44,37 @@ class ModelLoadError(Exception):
     """A model, processor or adapter could not be loaded; the message says how to fix it."""
 
 
-@dataclass(frozen=True)
-class LoraSettings:
-    """LoRA adapter on the language model."""
+@dataclass
+class AdapterConfig:
+    """What is trained: a LoRA on the language model's projections, or every language-model weight.
+
+    The one adapter setting of the project: the ``lora`` section of a training run, the warm start's
+    ``adapter``, and what ``load_policy`` puts on a model.
+    """
 
     r: int = 16
-    """Rank of the update matrices."""
+    """LoRA rank."""
     alpha: int = 32
-    """Scale numerator: the update is multiplied by alpha / r."""
+    """LoRA scale numerator: the update is multiplied by alpha / r."""
     dropout: float = 0.0
     """Dropout on the LoRA input. Non-zero makes recomputed log-probs differ from the sampled ones."""
     target_modules: tuple[str, ...] = DEFAULT_LORA_TARGETS
     """Projection names inside the language model's layers that get an adapter."""
+    full_finetune: bool = False
+    """Train every language-model weight instead of a LoRA (tiny models trained from scratch)."""
 
     def __post_init__(self) -> None:
+        self.target_modules = tuple(self.target_modules)
         if self.r < 1:
-            raise ValueError(f"lora r must be >= 1, got {self.r}")
+            raise ConfigError(f"lora r must be >= 1, got {self.r} (e.g. 16)")
         if self.alpha <= 0:
-            raise ValueError(f"lora alpha must be > 0, got {self.alpha}")
+            raise ConfigError(f"lora alpha must be > 0, got {self.alpha} (e.g. 2 x r)")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"lora dropout must be in [0, 1), got {self.dropout}")
+            raise ConfigError(f"lora dropout must be in [0, 1), got {self.dropout} (usually 0)")
         if not self.target_modules or not all(re.fullmatch(r"\w+", m) for m in self.target_modules):
-            raise ValueError(
-                f"lora target_modules must be module names such as {DEFAULT_LORA_TARGETS}, "
-                f"got {self.target_modules}"
+            raise ConfigError(
+                f"lora target_modules must be module names such as {list(DEFAULT_LORA_TARGETS)}, "
+                f"got {list(self.target_modules)}"
             )
 
     def target_regex(self) -> str:
@@ -239,7 +247,7 @@ def load_policy(
     *,
     dtype: DType = "auto",
     device: DeviceChoice = "auto",
-    lora: LoraSettings | None = None,
+    lora: AdapterConfig | None = None,
     adapter: str | Path | None = None,
     gradient_checkpointing: bool = False,
     train_vision: bool = False,
@@ -250,13 +258,16 @@ def load_policy(
     - ``adapter`` only: that adapter, trainable (resume or evaluate).
     - ``adapter`` and ``lora``: the adapter is merged into the base (e.g. a supervised warm start) and a fresh
       LoRA goes on top, so "adapter disabled" means the warm-started model.
-    - neither: every language-model weight is trainable (full fine-tuning).
+    - neither, or ``lora.full_finetune``: no fresh LoRA; with no ``adapter`` every language-model weight is
+      trainable (full fine-tuning), with one that adapter is trainable.
 
     The vision tower is frozen unless ``train_vision``; with LoRA it is then trained in full and saved with
     the adapter (peft ``modules_to_save``). The model is returned in eval mode; the tokenizer pads left.
     """
     family = detect_family(path)
     path = Path(path)
+    if lora is not None and lora.full_finetune:
+        lora = None
     torch_device = resolve_device(device)
     model, processor = _load_base(path, resolve_dtype(dtype, torch_device), torch_device)
     if gradient_checkpointing:

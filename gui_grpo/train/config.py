@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,7 +22,10 @@ from typing import Any, Literal
 import yaml
 
 from gui_grpo.grpo.config import ConfigError, LossConfig, PresetName, RewardConfig, preset
+from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.policy.prompts import PromptConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "AdapterConfig",
@@ -52,7 +56,7 @@ class RolloutConfig:
     """Sampling temperature; the loss recomputes log-probs at the same temperature."""
     max_new_tokens: int = 64
     """Longest completion per step."""
-    max_steps_per_episode: int | None = None
+    max_steps: int | None = None
     """Cap on steps per episode; None uses each task's own max_steps."""
     curriculum: bool = False
     """Draw templates by weight p(1-p) of their running success (``gui_grpo.train.curriculum``) instead of
@@ -81,8 +85,8 @@ class RolloutConfig:
             raise ConfigError(f"rollout.temperature={self.temperature}: training samples need > 0, e.g. 1.0")
         if self.max_new_tokens < 1:
             raise ConfigError(f"rollout.max_new_tokens={self.max_new_tokens}: use >= 1, e.g. 64")
-        if self.max_steps_per_episode is not None and self.max_steps_per_episode < 1:
-            raise ConfigError("rollout.max_steps_per_episode must be >= 1, or null for each task's own cap")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError("rollout.max_steps must be >= 1, or null for each task's own cap")
 
     def _check_workers(self) -> None:
         if self.workers < 0 or self.worker_cpus < 1 or self.worker_gpus < 0 or self.worker_timeout_s <= 0:
@@ -137,28 +141,6 @@ class OptimConfig:
             raise ConfigError(f"optim.passes={self.passes}: use >= 1")
         if self.micro_batch_tokens < 1:
             raise ConfigError(f"optim.micro_batch_tokens={self.micro_batch_tokens}: use >= 1, e.g. 16384")
-
-
-@dataclass
-class AdapterConfig:
-    """What is trained: a LoRA on the language model, or every language-model weight."""
-
-    r: int = 16
-    """LoRA rank."""
-    alpha: int = 32
-    """LoRA scale numerator (the update is scaled by alpha / r)."""
-    dropout: float = 0.0
-    """LoRA dropout; non-zero makes recomputed log-probs differ from the sampled ones."""
-    full_finetune: bool = False
-    """Train every language-model weight instead of a LoRA (tiny models trained from scratch)."""
-
-    def __post_init__(self) -> None:
-        if self.r < 1 or self.alpha <= 0:
-            raise ConfigError(
-                f"lora.r={self.r}, lora.alpha={self.alpha}: use r >= 1 and alpha > 0 (e.g. 16, 32)"
-            )
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"lora.dropout={self.dropout}: use a value in [0, 1), usually 0")
 
 
 @dataclass
@@ -280,9 +262,25 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return out
 
 
+RENAMED_KEYS = {("rollout", "max_steps_per_episode"): "max_steps"}
+"""Keys of earlier releases, read under their new name (configs saved in older runs and checkpoints)."""
+
+
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Build and validate a ``TrainConfig`` from nested plain data (as read from YAML/JSON)."""
-    return _build(TrainConfig, data, "")
+    return _build(TrainConfig, _renamed(data), "")
+
+
+def _renamed(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    for (section, old), new in RENAMED_KEYS.items():
+        part = out.get(section)
+        if isinstance(part, dict) and old in part:
+            if new in part:
+                raise ConfigError(f"{section}.{old} is the old name of {section}.{new}: give only {new}")
+            log.warning("config: %s.%s is now called %s.%s", section, old, section, new)
+            out[section] = {(new if k == old else k): v for k, v in part.items()}
+    return out
 
 
 def _build(cls: type, data: Any, where: str) -> Any:
@@ -335,6 +333,10 @@ def _coerce(hint: Any, value: Any, name: str) -> Any:  # noqa: C901 - one branch
         if value not in args:
             raise ConfigError(f"{name}={value!r} is not one of {', '.join(map(repr, args))}; pick one")
         return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name} must be a list, got {value!r}")
+        return tuple(_coerce(args[0], v, name) for v in value)
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{name} must be a mapping, got {value!r}")

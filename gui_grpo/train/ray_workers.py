@@ -112,7 +112,7 @@ class RolloutWorker:
         self, cfg_data: dict[str, Any], devices: str, make_device: DeviceFactory | None = None
     ) -> None:
         from gui_grpo.policy.engine import HFEngine
-        from gui_grpo.policy.model import LoraSettings, load_policy
+        from gui_grpo.policy.model import load_policy
         from gui_grpo.policy.prompts import PromptBuilder
         from gui_grpo.train.config import config_from_dict
 
@@ -123,10 +123,9 @@ class RolloutWorker:
         self.make_device = make_device or sim_device
         torch.set_num_threads(cfg.rollout.worker_cpus)
         torch.manual_seed(cfg.seed)
-        lora = None if cfg.lora.full_finetune else LoraSettings(cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout)
         device = "cuda" if cfg.rollout.worker_gpus > 0 else "cpu"
         model, processor, family = load_policy(
-            cfg.model, dtype=cfg.dtype, device=device, lora=lora, adapter=cfg.adapter
+            cfg.model, dtype=cfg.dtype, device=device, lora=cfg.lora, adapter=cfg.adapter
         )
         engine = HFEngine(
             model, processor, max_new_tokens=cfg.rollout.max_new_tokens, temperature=cfg.rollout.temperature

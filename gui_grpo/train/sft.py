@@ -5,7 +5,7 @@ taken at completion positions (``logits_to_keep``), so prompt tokens never contr
 is the mean over all completion tokens of an optimizer batch, accumulated over micro-batches.
 
 - A randomly initialised tiny model (from ``gui-grpo init-model``; detected by its size, or forced with
-  ``full=True``) is trained in full and saved as a new base checkpoint (weights + processor).
+  ``adapter.full_finetune``) is trained in full and saved as a new base checkpoint (weights + processor).
 - A real checkpoint gets a LoRA, saved as an adapter; ``load_policy(base, adapter=..., lora=...)`` merges it
   before GRPO's own adapter, so the GRPO reference ("adapter disabled") is the warm-started model.
 
@@ -30,7 +30,7 @@ import torch
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.engine import HFEngine
 from gui_grpo.policy.logprobs import completion_logprobs
-from gui_grpo.policy.model import LoraSettings, detect_family, load_policy
+from gui_grpo.policy.model import AdapterConfig, detect_family, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.rollout.play import Policy, play_groups, start_group
 from gui_grpo.train.demos import Demo, DemoSet
@@ -61,11 +61,10 @@ class SftConfig:
     """Steps per forward/backward pass (gradient accumulation within a batch)."""
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
-    full: bool | None = None
-    """True: train every language-model weight and save a full checkpoint. False: LoRA, saved as an adapter.
-    None: full for a tiny checkpoint (fewer than ``TINY_PARAMETERS``), LoRA otherwise."""
-    lora_r: int = 16
-    lora_alpha: int = 32
+    adapter: AdapterConfig | None = None
+    """What is trained: ``full_finetune`` trains every language-model weight and saves a full checkpoint; a
+    LoRA is saved as an adapter. None: full for a tiny checkpoint (fewer than ``TINY_PARAMETERS``), else a
+    LoRA with ``AdapterConfig``'s defaults."""
     train_vision: bool = False
     """Also train the vision tower (full mode only)."""
     patience: int = 3
@@ -76,7 +75,8 @@ class SftConfig:
     eval_instances: int = 16
     """Held-out instances played greedily before and after (0: no evaluation)."""
     eval_split: str = "test"
-    eval_max_steps: int = 8
+    max_steps: int = 8
+    """Cap on steps per evaluation episode."""
     max_new_tokens: int = 48
     dtype: str = "auto"
     device: str = "auto"
@@ -86,8 +86,8 @@ class SftConfig:
             raise SftError("epochs, batch_size and micro_batch must be >= 1")
         if self.lr is not None and (self.lr <= 0 or not math.isfinite(self.lr)):
             raise SftError(f"lr must be a positive number, got {self.lr}")
-        if self.eval_instances < 0 or self.eval_max_steps < 1:
-            raise SftError("eval_instances must be >= 0 and eval_max_steps >= 1")
+        if self.eval_instances < 0 or self.max_steps < 1:
+            raise SftError("eval_instances must be >= 0 and max_steps >= 1")
         if self.max_minutes <= 0:
             raise SftError("max_minutes must be > 0")
 
@@ -111,8 +111,11 @@ def estimate_parameters(model_path: str | Path) -> int:
     return 2 * vocab * h + layers * (4 * h * h + 3 * h * inter)
 
 
-def wants_full(cfg: SftConfig) -> bool:
-    return cfg.full if cfg.full is not None else estimate_parameters(cfg.model) < TINY_PARAMETERS
+def resolve_adapter(cfg: SftConfig) -> AdapterConfig:
+    """``cfg.adapter``, or the default for the checkpoint's size when it is None."""
+    if cfg.adapter is not None:
+        return cfg.adapter
+    return AdapterConfig(full_finetune=estimate_parameters(cfg.model) < TINY_PARAMETERS)
 
 
 def completion_ids(demo: Demo, tokenizer: Any) -> list[int]:
@@ -139,14 +142,14 @@ class SftTrainer:
                 f"them again with `gui-grpo demos --model {cfg.model}`"
             )
         self.cfg, self.demos = cfg, demos
-        self.full = wants_full(cfg)
+        self.adapter = resolve_adapter(cfg)
+        self.full = self.adapter.full_finetune
         torch.manual_seed(cfg.seed)
-        lora = None if self.full else LoraSettings(r=cfg.lora_r, alpha=cfg.lora_alpha)
         loaded = load_policy(
             cfg.model,
             dtype=cfg.dtype,  # type: ignore[arg-type]
             device=cfg.device,  # type: ignore[arg-type]
-            lora=lora,
+            lora=self.adapter,
             train_vision=cfg.train_vision and self.full,
         )
         self.model, self.processor, self.family = loaded
@@ -224,7 +227,7 @@ class SftTrainer:
             split=self.cfg.eval_split,
             n=self.cfg.eval_instances,
             seed=self.cfg.seed,
-            max_steps=self.cfg.eval_max_steps,
+            max_steps=self.cfg.max_steps,
             resolution=str(self.demos.manifest.get("resolution", "small")),
         )
 
@@ -274,7 +277,7 @@ def greedy_success(
 def run_sft(cfg: SftConfig, demos: DemoSet, log: Any = print) -> SftResult:
     """Evaluate, train, evaluate, save. The saved ``sft.json`` records the figures and the prompt config."""
     trainer = SftTrainer(cfg, demos)
-    mode = "full-parameter" if trainer.full else f"LoRA r={cfg.lora_r}"
+    mode = "full-parameter" if trainer.full else f"LoRA r={trainer.adapter.r}"
     log(f"warm start ({mode}) on {len(trainer.items)} demo steps of suite {demos.manifest['suite']!r}")
     before = trainer.evaluate() if cfg.eval_instances else None
     if before is not None:

@@ -30,7 +30,7 @@ import torch
 
 from emulators.specs import parse_device_spec
 from gui_grpo.policy.engine import HFEngine, Policy
-from gui_grpo.policy.model import LoraSettings, load_policy
+from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder
 from gui_grpo.rollout.play import EpisodeResult
 from gui_grpo.train import checkpoint
@@ -87,8 +87,9 @@ class Trainer:
         self.loss_cfg = cfg.loss_config()
         check_setup(cfg, self.loss_cfg.beta)
         torch.manual_seed(cfg.seed)
-        lora = None if cfg.lora.full_finetune else LoraSettings(cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout)
-        loaded = load_policy(cfg.model, dtype=cfg.dtype, device=cfg.device, lora=lora, adapter=cfg.adapter)
+        loaded = load_policy(
+            cfg.model, dtype=cfg.dtype, device=cfg.device, lora=cfg.lora, adapter=cfg.adapter
+        )
         self.model, self.processor, self.family = loaded
         self.loss_pass, self.policy = self._loss_pass_and_policy()
         self.params = [p for p in self.model.parameters() if p.requires_grad]
@@ -190,7 +191,7 @@ class Trainer:
             dev_seed = random.Random(f"{self.cfg.seed}:{step}:{g}").randrange(2**31)
             jobs.append(GroupJob(tasks[g], dev_seed, g, size))
         how = {"run_seed": self.cfg.seed, "step": step, "greedy": greedy}
-        how["max_steps"] = self.cfg.rollout.max_steps_per_episode
+        how["max_steps"] = self.cfg.rollout.max_steps
         if self.rollout_pool is not None:
             self.rollout_pool.sync(self.model, self.weights_version)
             return self.rollout_pool.play(jobs, **how)
