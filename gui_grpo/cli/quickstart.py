@@ -4,7 +4,7 @@
 
 1. build the tiny Qwen2.5-VL model if ``runs/tiny`` is absent (``gui-grpo init-model``);
 2. record oracle demonstrations (``demo_seeds`` episodes per template of the train split);
-3. supervised warm start, full-parameter, until the loss stops improving or ``sft_minutes`` pass;
+3. supervised warm start, full-parameter, until the loss stops improving or ``warm.max_minutes`` pass;
 4. evaluate the warm start greedily on held-out instances (test-split parameters) and held-out templates;
 5. GRPO from the warm start (LoRA; the reference is the warm-started model);
 6. evaluate again on the same instances, print a before/after table with Wilson 95% intervals, plot the
