@@ -4,7 +4,10 @@ One small PhoneSim is built per session; each episode runs on a fork of it, so e
 """
 
 import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -109,3 +112,24 @@ def test_cli_list_verify_and_demos(tmp_path, capsys):
 
     with pytest.raises(UserError, match="known suites"):
         run_cli("list", "--suite", "nope")
+
+
+def test_cli_list_has_a_header_marks_held_out_templates_and_survives_a_closed_pipe():
+    from tasks.suites import HELD_OUT
+
+    table = subprocess.run(
+        [sys.executable, "-m", "gui_grpo", "tasks", "list"], capture_output=True, text=True, timeout=120
+    ).stdout.splitlines()
+    assert table[0].split()[:2] == ["TEMPLATE", "APP"]
+    marked = {line.split()[0] for line in table[1:-1] if " heldout " in line}
+    assert marked == set(HELD_OUT)
+    # `gui-grpo tasks list --json | head -1`: the reader is gone before the output is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gui_grpo", "tasks", "list", "--json"],
+        stdout=write_end, stderr=subprocess.PIPE, timeout=120,
+    )
+    os.close(write_end)
+    assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr.decode()
+    assert proc.returncode == 141

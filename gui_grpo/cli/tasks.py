@@ -24,7 +24,7 @@ from emulators.phonesim import SimDevice
 from gui_grpo.cli.main import UserError
 from tasks.base import Task, TaskError, get_task
 from tasks.runner import run_oracle
-from tasks.suites import SPLITS, SUITES, split_templates, template_seeds
+from tasks.suites import HELD_OUT, SPLITS, SUITES, split_templates, template_seeds
 from tasks.verify import format_table, verify_template
 
 SIM_SEED = 0
@@ -82,6 +82,7 @@ def describe(cls: type[Task]) -> dict:
         "difficulty": cls.difficulty,
         "portability": "sim-only" if cls.sim_only else "portable",
         "information": cls.information,
+        "split": "heldout" if cls.name in HELD_OUT else "train/test",
         "max_steps": cls.max_steps,
         "params": sorted(cls.params_schema),
         "example": cls.sample(0).instruction,
@@ -93,10 +94,15 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    print(f"{'TEMPLATE':34} {'APP':9} {'LEVEL':6} {'RUNS ON':8} {'KIND':6} {'SPLIT':10}  EXAMPLE")
     for r in rows:
-        info = " info" if r["information"] else ""
-        print(f"{r['name']:34} {r['app']:9} {r['difficulty']:6} {r['portability']:8}{info:5}  {r['example']}")
-    print(f"{len(rows)} templates")
+        kind = "answer" if r["information"] else "action"
+        print(
+            f"{r['name']:34} {r['app']:9} {r['difficulty']:6} {r['portability']:8} {kind:6} {r['split']:10}"
+            f"  {r['example']}"
+        )
+    held = sum(r["split"] == "heldout" for r in rows)
+    print(f"{len(rows)} templates; {held} held out (never trained on), the rest train/test")
     return 0
 
 
