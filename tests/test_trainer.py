@@ -194,6 +194,11 @@ def test_resume_continues_exactly(tiny_model_dir, tmp_path, monkeypatch):
     assert any(r["reward_std"] > 0 for r in rows_a) and max(float(t.abs().max()) for t in b.values()) > 0
     assert [r["reward_mean"] for r in rows_a[2:]] == [r["reward_mean"] for r in rows_b]
     assert len((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()) == 4
+    # Every row is stamped; the resumed run's clock continues from where the first one stopped.
+    logged = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["time"] > 1.7e9 for r in logged)
+    elapsed = [r["elapsed_s"] for r in logged]
+    assert elapsed == sorted(elapsed) and elapsed[0] > 0
 
 
 YAML = """

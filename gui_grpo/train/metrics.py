@@ -9,13 +9,18 @@ Names logged every step (a name is absent only when its step had nothing to meas
   behaviour policy), ``entropy`` (of the policy at completion positions, nats per token), ``grad_norm``
   (before clipping), ``skipped_steps`` (cumulative count of updates dropped for a non-finite loss or
   gradient), ``lr``, ``samples`` (policy decisions learned from);
-- time: ``rollout_s``, ``learn_s``, ``samples_per_s``.
+- time: ``rollout_s``, ``learn_s``, ``samples_per_s``; every row also carries ``time`` (Unix seconds when it
+  was written) and ``elapsed_s`` (training seconds since the run began, continued across resumes).
+
+TensorBoard event files go to ``RUN/tensorboard`` when the ``tensorboard`` extra is installed
+(``pip install 'gui-grpo[tensorboard]'``; then ``tensorboard --logdir RUN``).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +72,24 @@ def _tensorboard(log_dir: Path) -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # tensorboard is optional
+        print(
+            "metrics: TensorBoard is not installed, metrics go to metrics.jsonl only "
+            "(pip install 'gui-grpo[tensorboard]' for event files)",
+            file=sys.stderr,
+        )
         return None
     return SummaryWriter(str(log_dir))
+
+
+def _last_elapsed(path: Path) -> float:
+    """``elapsed_s`` of the last row of an existing log (a resumed run continues its clock), else 0."""
+    if not path.is_file():
+        return 0.0
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        return float(json.loads(lines[-1]).get("elapsed_s", 0.0)) if lines else 0.0
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
+        return 0.0  # a torn last line (killed mid-write) or an old log without the field
 
 
 class MetricsLog:
@@ -79,6 +100,8 @@ class MetricsLog:
     ) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / "metrics.jsonl"
+        self.elapsed_before = _last_elapsed(self.path)
+        self.opened = time.monotonic()
         self.file = open(self.path, "a")  # noqa: SIM115 - closed in close()
         self.tb = _tensorboard(run_dir / "tensorboard")
         self.bar = None
@@ -88,12 +111,15 @@ class MetricsLog:
             self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", file=sys.stderr)
 
     def write(self, row: dict[str, Any]) -> None:
+        """Append ``row``, stamped in place with ``time`` and ``elapsed_s``."""
+        elapsed = self.elapsed_before + time.monotonic() - self.opened
+        row.update(time=round(time.time(), 3), elapsed_s=round(elapsed, 3))
         self.file.write(json.dumps(row) + "\n")
         self.file.flush()
         step = int(row["step"])
         if self.tb is not None:
             for k, v in row.items():
-                if isinstance(v, int | float) and k != "step":
+                if isinstance(v, int | float) and k not in ("step", "time"):
                     self.tb.add_scalar(k, v, step)
         if self.bar is None:
             print(format_row(row), flush=True)
