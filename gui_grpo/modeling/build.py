@@ -80,7 +80,8 @@ HEAD_DIM = 32  # every preset: hidden / heads
 assert all(d.hidden == d.heads * HEAD_DIM for d in SIZES.values())
 
 
-def _token_ids(tokenizer: Any) -> dict[str, int]:
+def vision_token_ids(tokenizer: Any) -> dict[str, int]:
+    """The config fields naming the vision placeholder tokens, as ``tokenizer`` numbers them."""
     ids = tokenizer.convert_tokens_to_ids
     return {
         "image_token_id": ids("<|image_pad|>"),
@@ -153,7 +154,7 @@ def build_config(family: FamilyName, size: Size, tokenizer: Any) -> PretrainedCo
         text_config=_text_config(family, dims, vocab_size, tokenizer),
         vision_config=_vision_config(family, dims),
         tie_word_embeddings=False,
-        **_token_ids(tokenizer),
+        **vision_token_ids(tokenizer),
     )
 
 
