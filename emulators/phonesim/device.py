@@ -15,6 +15,7 @@ from PIL import Image
 from emulators.device import DEFAULT_TIMEOUT_S, Device, ShellResult
 from emulators.errors import InvalidAction
 from emulators.phonesim.phone import Phone
+from emulators.phonesim.shell.budget import DEFAULT_BUDGET_S
 from emulators.phonesim.state import PhoneState
 
 if TYPE_CHECKING:
@@ -24,13 +25,17 @@ _serials = itertools.count()
 
 
 class SimDevice(Device):
-    """PhoneSim in this process. Same seed and same actions give byte-identical screens and state."""
+    """PhoneSim in this process. Same seed and same actions give byte-identical screens and state.
+
+    ``shell_budget_s``: wall-clock seconds each shell command may run before it stops with status 124.
+    """
 
     can_fork = True
 
     def __init__(self, seed: int = 0, resolution: str | tuple[int, int] = "default", randomize: bool = True,
-                 state: PhoneState | None = None) -> None:
+                 state: PhoneState | None = None, shell_budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.seed = seed
+        self.shell_budget_s = shell_budget_s
         self.phone = Phone(state, seed=seed, resolution=resolution, randomize=randomize)
         self.name = f"sim-{next(_serials)}"
         self._shell: PhoneShell | None = None
@@ -45,17 +50,17 @@ class SimDevice(Device):
         if self._shell is None:
             from emulators.phonesim.shell.interpreter import PhoneShell
 
-            self._shell = PhoneShell(self.phone)
+            self._shell = PhoneShell(self.phone, budget_s=self.shell_budget_s)
         return self._shell
 
     def shell(self, cmd: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> ShellResult:
-        """Run ``cmd`` in the simulated ``sh`` (in-process: it cannot hang, so ``timeout`` is not needed)."""
-        output, status = self.shell_interpreter.run(cmd)
+        """Run ``cmd`` in the simulated ``sh``; past ``timeout`` seconds it stops with status 124."""
+        output, status = self.shell_interpreter.run(cmd, timeout)
         return ShellResult(output.decode("utf-8", errors="replace"), status)
 
     def exec_out(self, cmd: str) -> bytes:
         """Raw output bytes of ``cmd`` (as ``adb exec-out``), e.g. ``screencap -p``."""
-        return self.shell_interpreter.run(cmd)[0]
+        return self.shell_interpreter.run(cmd, DEFAULT_TIMEOUT_S)[0]
 
     def screenshot(self) -> Image.Image:
         return self.phone.render()
@@ -79,11 +84,12 @@ class SimDevice(Device):
     def _copy(self) -> SimDevice:
         twin = SimDevice.__new__(SimDevice)
         twin.seed = self.seed
+        twin.shell_budget_s = self.shell_budget_s
         twin.phone = self.phone.fork()
         twin.name = f"sim-{next(_serials)}"
         twin._shell = None
         if self._shell is not None:
             from emulators.phonesim.shell.interpreter import PhoneShell
 
-            twin._shell = PhoneShell(twin.phone, props=dict(self._shell.props))
+            twin._shell = PhoneShell(twin.phone, props=dict(self._shell.props), budget_s=self.shell_budget_s)
         return twin

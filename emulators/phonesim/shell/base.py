@@ -7,12 +7,13 @@ so no input ends the shell with a Python exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from emulators.phonesim.shell.budget import ShellClock
 from emulators.phonesim.shell.errors import CommandFailed
-from emulators.phonesim.shell.fs import SimFs
+from emulators.phonesim.shell.fs import FsError, SimFs
 from emulators.phonesim.state import PhoneState
 from emulators.phonesim.ui_host import UiHost
 
@@ -72,7 +73,7 @@ class CommandIO:
 
 @dataclass
 class ShellContext:
-    """What commands may reach: the UI host, its state, the filesystem view and shell variables."""
+    """What commands may reach: the UI host, its state, the filesystem view, shell variables, the clock."""
 
     host: UiHost
     fs: SimFs
@@ -80,6 +81,7 @@ class ShellContext:
     cwd: str = "/"
     last_status: int = 0
     variables: dict[str, str] = field(default_factory=dict)
+    clock: ShellClock = field(default_factory=ShellClock)  # the command line's time budget
 
     @property
     def state(self) -> PhoneState:
@@ -111,3 +113,21 @@ def take_flags(args: list[str], allowed: str, command: str) -> tuple[set[str], l
             flags.add(letter)
         i += 1
     return flags, args[i:]
+
+
+def read_inputs(ctx: ShellContext, io: CommandIO, command: str,
+                files: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(name, contents or None if unreadable) for each file operand, or stdin when there are none.
+
+    Each next input first checks the command's time budget (``ShellClock.check``).
+    """
+    if not files:
+        yield "(standard input)", io.stdin
+    for name in files:
+        ctx.clock.check()
+        try:
+            data = io.stdin if name == "-" else ctx.fs.read(ctx.fs.resolve(ctx.cwd, name))
+        except FsError as e:
+            io.err(f"{command}: {name}: {e.reason}\n")
+            data = None
+        yield name, data

@@ -33,3 +33,19 @@ class ShellExit(ShellError):
     def __init__(self, status: int) -> None:
         super().__init__(f"exit {status}")
         self.status = status
+
+
+class ShellTimeout(ShellError):
+    """A command ran past its time budget (or the command line past its timeout): status 124, as toybox
+    ``timeout`` reports. ``command`` is filled in by the command that was running."""
+
+    status = 124
+
+    def __init__(self, limit_s: float, whole_line: bool) -> None:
+        super().__init__(f"timed out after {limit_s:g} s")
+        self.limit_s = limit_s
+        self.whole_line = whole_line
+        self.command = ""
+
+    def __str__(self) -> str:
+        return f"{self.command or 'sh'}: timed out after {self.limit_s:g} s"

@@ -4,6 +4,7 @@ Each ``run`` is a fresh shell process, as each ``adb shell CMD`` is: the working
 ``$?`` start over; the phone's state (settings, files, providers, screen) persists in the host. Output is
 stdout and stderr interleaved, as ``adb shell`` delivers it. Pipelines run their commands one after another,
 each reading the whole output of the one before. Every failure is a message and a non-zero status.
+Every command runs under a time budget, and the whole line under the caller's timeout (``budget``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from emulators.phonesim.shell.base import (
     Sink,
     encode_text,
 )
+from emulators.phonesim.shell.budget import DEFAULT_BUDGET_S, ShellClock
 from emulators.phonesim.shell.content import CONTENT_COMMANDS
 from emulators.phonesim.shell.device import DEVICE_COMMANDS, default_props
-from emulators.phonesim.shell.errors import CommandFailed, ShellExit, ShellSyntaxError
+from emulators.phonesim.shell.errors import CommandFailed, ShellExit, ShellSyntaxError, ShellTimeout
 from emulators.phonesim.shell.files import FILE_COMMANDS
 from emulators.phonesim.shell.filters import FILTER_COMMANDS
 from emulators.phonesim.shell.fs import DEV_NULL, FsError, SimFs
@@ -53,13 +55,19 @@ class FileSink:
 
 
 class PhoneShell:
-    """The shell interpreter; ``run`` never raises for any input string."""
+    """The shell interpreter; ``run`` never raises for any input string.
 
-    def __init__(self, host: UiHost, props: dict[str, str] | None = None, _depth: int = 0) -> None:
+    ``budget_s`` is the wall-clock time each command of a line may take (``budget``).
+    """
+
+    def __init__(self, host: UiHost, props: dict[str, str] | None = None, _depth: int = 0,
+                 budget_s: float = DEFAULT_BUDGET_S) -> None:
         self.host = host
         self.fs = SimFs(host)
         self.props = {**default_props(host), **(props or {})}
         self.depth = _depth
+        self.budget_s = budget_s
+        self.clock = ShellClock(budget_s)
         self.commands: dict[str, Command] = {
             **TEXT_BUILTINS, **FILE_COMMANDS, **FILTER_COMMANDS, **SYSTEM_COMMANDS, **DEVICE_COMMANDS,
             **CONTENT_COMMANDS, "sh": self._sh, "toybox": self._toybox,
@@ -67,23 +75,38 @@ class PhoneShell:
         self.ctx = self._new_context()
 
     def _new_context(self) -> ShellContext:
-        return ShellContext(host=self.host, fs=self.fs, props=self.props, variables=dict(ENVIRONMENT))
+        return ShellContext(host=self.host, fs=self.fs, props=self.props, variables=dict(ENVIRONMENT),
+                            clock=self.clock)
 
-    def run(self, cmd: str) -> tuple[bytes, int]:
-        """Run one command line in a fresh shell; return (stdout+stderr bytes, exit status)."""
-        self.ctx = self._new_context()
+    def run(self, cmd: str, timeout_s: float | None = None) -> tuple[bytes, int]:
+        """Run one command line in a fresh shell; return (stdout+stderr bytes, exit status).
+
+        Past ``timeout_s`` (None: no limit but the per-command budget) the line stops with status 124.
+        """
+        self.clock = ShellClock(self.budget_s, timeout_s)
         terminal = BufferSink()
+        try:
+            status = self.run_into(cmd, terminal)
+        except ShellTimeout as e:  # the line's timeout: nothing more of it runs
+            terminal.write(encode_text(f"{e}\n"))
+            status = e.status
+        return terminal.data, status
+
+    def run_into(self, cmd: str, terminal: Sink) -> int:
+        """Run ``cmd`` in a fresh shell writing to ``terminal``; ``ShellTimeout`` ends it (and passes on)."""
+        self.ctx = self._new_context()
         try:
             lists = parse(cmd)
         except ShellSyntaxError as e:
-            return encode_text(str(e) + "\n"), e.status
+            terminal.write(encode_text(str(e) + "\n"))
+            return e.status
         status = 0
         try:
             for node in lists:
                 status = self._and_or(node, terminal)
         except ShellExit as e:
             status = e.status
-        return terminal.data, status
+        return status
 
     # -- structure ------------------------------------------------------------------------------------
     def _and_or(self, node: AndOr, terminal: Sink) -> int:
@@ -100,7 +123,7 @@ class PhoneShell:
             last = k == len(pipeline.commands) - 1
             out: Sink = terminal if last else BufferSink()
             try:
-                status = self._simple(command, stdin, out, terminal)
+                status = self._timed(command, stdin, out, terminal)
             except ShellExit as e:
                 if len(pipeline.commands) == 1:
                     raise
@@ -111,6 +134,20 @@ class PhoneShell:
             status = int(status == 0)
         self.ctx.last_status = status
         return status
+
+    def _timed(self, command: SimpleCommand, stdin: bytes, stdout: Sink, terminal: Sink) -> int:
+        """A command of the top-level shell gets its own budget; one past it ends with 124, as under
+        toybox ``timeout``, and the line goes on (unless the line's own timeout is what ran out)."""
+        if self.depth:
+            return self._simple(command, stdin, stdout, terminal)
+        self.clock.start_command()
+        try:
+            return self._simple(command, stdin, stdout, terminal)
+        except ShellTimeout as e:
+            if e.whole_line:
+                raise
+            terminal.write(encode_text(f"{e}\n"))
+            return e.status
 
     def _simple(self, command: SimpleCommand, stdin: bytes, stdout: Sink, stderr: Sink) -> int:
         io = CommandIO(stdin, stdout, stderr)
@@ -135,7 +172,11 @@ class PhoneShell:
             io.err(f"{SH}: {words[0]}: not found\n")
             return 127
         try:
+            self.clock.check()
             return func(self.ctx, words[1:], io)
+        except ShellTimeout as e:
+            e.command = e.command or name
+            raise
         except CommandFailed as e:
             io.err(f"{e}\n")
             return e.status
@@ -215,9 +256,9 @@ class PhoneShell:
             raise CommandFailed(f"{SH}: PhoneSim's sh runs only 'sh -c COMMAND'", 2)
         if self.depth >= MAX_NESTING:
             raise CommandFailed(f"{SH}: sh -c nested more than {MAX_NESTING} deep", 2)
-        output, status = PhoneShell(self.host, self.props, self.depth + 1).run(args[1])
-        io.out(output)
-        return status
+        nested = PhoneShell(self.host, self.props, self.depth + 1, self.budget_s)
+        nested.clock = self.clock  # the commands inside share the budget of this one
+        return nested.run_into(args[1], io.stdout)  # a timeout inside raises past it: sh -c stops whole
 
     def _toybox(self, ctx: ShellContext, args: list[str], io: CommandIO) -> int:
         if not args:

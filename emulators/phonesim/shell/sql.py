@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from emulators.phonesim.shell.errors import ShellError
+from emulators.phonesim.shell.regex import compile_linear, escape, to_bytes
 
 Value = int | float | str | None
 Row = dict[str, Value]
@@ -85,10 +86,12 @@ def compare(a: Value, b: Value) -> int | None:
 
 
 def like(value: Value, pattern: Value) -> bool | None:
+    """SQL ``value LIKE pattern`` (NULL if either is NULL), in time linear in the value (RE2)."""
     if value is None or pattern is None:
         return None
-    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in str(pattern))
-    return re.fullmatch(regex, str(value), re.IGNORECASE | re.DOTALL) is not None
+    text = str(pattern)
+    regex = b"".join(b".*" if c == "%" else b"." if c == "_" else escape(c) for c in text)
+    return compile_linear(regex, ignore_case=True, dot_nl=True).fullmatch(to_bytes(str(value))) is not None
 
 
 def truthy(v: Any) -> bool:
