@@ -49,7 +49,7 @@ def _load(model_dir: str, max_pixels: int, max_new_tokens: int) -> Any:
 
 def _groups(n_groups: int, size: int, seed: int) -> list:
     from emulators.phonesim import SimDevice
-    from gui_grpo.rollout.play import start_group
+    from gui_grpo.rollout.group import start_group
     from tasks.suites import instances
 
     tasks = instances("easy", "train", n_groups, seed=seed)
@@ -60,10 +60,10 @@ def _groups(n_groups: int, size: int, seed: int) -> list:
 
 
 def phase_rollout(args: argparse.Namespace) -> dict[str, Any]:
-    from gui_grpo.rollout.play import GroupSpec, RolloutConfig, play_groups
+    from gui_grpo.rollout.group import GroupSpec, PlayConfig, play_groups
 
     policy = _load(args.model, 28 * 28 * 64, args.max_new_tokens)
-    cfg = RolloutConfig(max_steps=args.steps, max_invalid_in_a_row=None, max_batch=32)
+    cfg = PlayConfig(max_steps=args.steps, max_invalid_in_a_row=None, max_batch=32)
     if args.mode == "batched":
         groups = _groups(8, 4, seed=1)
         t0 = time.perf_counter()

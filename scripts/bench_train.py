@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from gui_grpo.rollout.play import Step, png_bytes
+from gui_grpo.rollout.records import Step, png_bytes
 from gui_grpo.train.config import config_from_dict
 from gui_grpo.train.samples import Sample
 from gui_grpo.train.trainer import Trainer
@@ -90,7 +90,7 @@ def build_trainer(model_dir: str, out: str, loss_pass: str = "reuse") -> Trainer
 def grpo_step(trainer: Trainer, image: Image.Image, boxes: list, step: int) -> tuple[float, float]:
     """One full GRPO step; returns (reward mean, seconds)."""
     from gui_grpo.policy.actions import parse_action
-    from gui_grpo.rollout.play import episode_seed
+    from gui_grpo.rollout.step import episode_seed
 
     t0 = time.perf_counter()
     target = step % len(LABELS)

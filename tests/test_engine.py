@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from emulators.phonesim import SimDevice
-from gui_grpo.policy.engine import EngineError, HFEngine
+from gui_grpo.policy.engine import EngineError, HFEngine, Policy
 from gui_grpo.policy.logprobs import completion_logprobs, right_aligned
 from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout.play import Policy
 
 PROMPT = PromptConfig(observation="pixels+elements", action_format="json", max_pixels=28 * 28 * 16)
 

@@ -14,9 +14,9 @@ from emulators.errors import DeviceUnreachable
 from emulators.phonesim import SimDevice
 from gui_grpo.cli import main as cli
 from gui_grpo.eval.evaluate import EvalConfig, rates, run_evaluation, summarize, wilson_interval
-from gui_grpo.policy.engine import Completion
+from gui_grpo.policy.engine import Completion, Policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout.play import Policy, play_groups, start_group
+from gui_grpo.rollout.group import play_groups, start_group
 from gui_grpo.rollout.trajectories import action_from_repr, load_episode, load_step_rows, save_episode
 from tasks.suites import instances
 

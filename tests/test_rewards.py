@@ -97,7 +97,7 @@ def test_quitting_with_an_answer_costs_what_claiming_success_costs():
     false-completion penalty, so answering is no cheap way out of a task the policy cannot do (GRPO found
     that one: with only terminate penalised, it learned to stop a toggle task early with an answer). An
     honest ``terminate(failure)`` costs nothing; a right answer scores 1."""
-    from gui_grpo.rollout.play import EpisodeResult, Step
+    from gui_grpo.rollout.records import EpisodeResult, Step
     from gui_grpo.train.metrics import episode_metrics
     from gui_grpo.train.samples import score_episodes
 

@@ -13,19 +13,13 @@ from emulators.adb.auth import ensure_key
 from emulators.device import Device
 from emulators.phonesim import SimDevice
 from gui_grpo.modeling.build import init_model
-from gui_grpo.policy.engine import Completion, HFEngine
+from gui_grpo.policy.engine import Completion, HFEngine, Policy
 from gui_grpo.policy.logprobs import completion_logprobs, right_aligned
 from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.rollout.devices import open_devices
-from gui_grpo.rollout.play import (
-    Policy,
-    RolloutConfig,
-    episode_seed,
-    play_groups,
-    start_group,
-    start_group_on,
-)
+from gui_grpo.rollout.group import PlayConfig, play_groups, start_group, start_group_on
+from gui_grpo.rollout.step import episode_seed
 from gui_grpo.train.samples import rebuild_prompt
 from tasks.suites import instances
 
@@ -145,7 +139,7 @@ def smoke_group(kind: str, served, key_path: Path):
 @pytest.mark.parametrize("family", ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"])
 def test_smoke_rollout_for_every_family_and_device_kind(family, kind, family_policies, key_path):
     pol = family_policies(family)
-    cfg = RolloutConfig(max_steps=2, settle_s=0.0)
+    cfg = PlayConfig(max_steps=2, settle_s=0.0)
     with serve_sims(2, seed=5) as served:
         group = smoke_group(kind, served, key_path)
         try:
@@ -171,7 +165,7 @@ def serve_sims(n: int, seed: int):
 
 def test_rollout_over_adb_replays_setup_and_matches_in_process(policy, key_path):
     task = instances("smoke", "train", 1, seed=7)[0]
-    cfg = RolloutConfig(max_steps=2, settle_s=0.0)
+    cfg = PlayConfig(max_steps=2, settle_s=0.0)
     with serve_sims(2, seed=100) as served:
         devices = [AdbDevice(a, key_path=key_path, timeout_s=10) for a in served.addresses]
         try:
@@ -205,7 +199,7 @@ class DropsMidEpisode(AdbDevice):
 
 def test_a_device_lost_mid_episode_marks_only_that_episode(policy, key_path):
     task = instances("smoke", "train", 1, seed=7)[0]
-    cfg = RolloutConfig(max_steps=3, max_invalid_in_a_row=None, settle_s=0.0, device_timeout_s=20)
+    cfg = PlayConfig(max_steps=3, max_invalid_in_a_row=None, settle_s=0.0, device_timeout_s=20)
     with serve_sims(2, seed=100) as served:
         flaky = DropsMidEpisode(served.addresses[0], key_path=key_path, timeout_s=2, retries=1)
         flaky.server = served.servers[0]
@@ -260,7 +254,7 @@ def test_invalid_outputs_and_refused_actions_end_at_the_limit(policy):
     scripted = Policy(policy.builder, engine)
     task = instances("smoke", "train", 1, seed=7)[0]
     group = start_group(task, 5, 0, 2, lambda: SimDevice(seed=5, resolution="small"))
-    cfg = RolloutConfig(max_steps=5, max_invalid_in_a_row=3)
+    cfg = PlayConfig(max_steps=5, max_invalid_in_a_row=3)
     a, b = play_groups(scripted, [group], run_seed=0, step=0, config=cfg)
     assert a.end_reason == "invalid_limit" and len(a.steps) == 3 and a.invalid_actions == 3
     assert a.steps[1].action.startswith("Invalid(") and "NoSuchApp" in a.steps[1].action  # device refused it
@@ -295,7 +289,7 @@ def test_a_hung_device_times_out_and_the_others_go_on(policy):
     group = start_group_on(instances("smoke", "train", 1, seed=7)[0], 1, 0, devices)
     assert group.starts_match and group.start_hashes[0]
     devices[0].hang = True
-    cfg = RolloutConfig(max_steps=3, settle_s=0.05, device_timeout_s=0.5)
+    cfg = PlayConfig(max_steps=3, settle_s=0.05, device_timeout_s=0.5)
     t0 = time.perf_counter()
     hung, fine = play_groups(Policy(policy.builder, engine), [group], run_seed=0, step=0, config=cfg)
     assert time.perf_counter() - t0 < 2.5  # the hung call was abandoned at its deadline

@@ -5,16 +5,17 @@ and the trajectory is saved like an evaluation episode."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from test_eval import DONE, ScriptedPolicy, _main, call
 
-from emulators.actions import Key, OpenApp, Tap, Wait
+from emulators.actions import Key, LongPress, OpenApp, Tap, Wait
 from emulators.adb import AdbDevice, serve_devices
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.actions import Invalid
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent, vet_action
+from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, apps_named, run_agent, vet_action
 from gui_grpo.rollout.trajectories import load_episode, load_step_rows
 
 
@@ -30,6 +31,8 @@ def test_safety_policy_vets_actions():
     assert vet_action(OpenApp("com.android.settings"), safe, size).refused is None
     capped = vet_action(Wait(30), safe, size)
     assert capped.action == Wait(2) and "capped" in capped.note
+    pressed = vet_action(LongPress(10, 10, 9000), safe, size)
+    assert pressed.action == LongPress(10, 10, 2000) and "capped" in pressed.note
     assert "outside" in vet_action(Tap(600, 10), safe, size).refused
     assert vet_action(Invalid("no <tool_call>", "x"), safe, size).refused.startswith("invalid output")
     with pytest.raises(DeployError):
@@ -84,6 +87,44 @@ def test_run_refuses_unsafe_actions_and_executes_the_rest(served, builder, tmp_p
     assert all((tmp_path / "run" / r["frame"]).is_file() for r in rows)
 
 
+def test_the_default_allow_list_is_the_apps_the_instruction_names():
+    assert apps_named("Add Bob to Contacts, then text him in Messages") == {"contacts", "messages"}
+    assert apps_named("Turn on airplane mode") == frozenset()
+    assert apps_named("Set an alarm in the clock app (not the calendar)") == {"clock", "calendar"}
+
+
+def test_an_action_the_device_refuses_is_an_invalid_step_and_the_run_goes_on(served, builder, tmp_path):
+    sim, device = served
+    script = [call(action="open", text="NoSuchApp"), call(action="open", text="Settings"), DONE]
+    run = AgentRun("Open the settings", tmp_path / "r", echo=lambda s: None)
+    record = run_agent(device, ScriptedPolicy(builder, script), run)
+    rows = load_step_rows(tmp_path / "r")
+    assert [r["status"] for r in rows] == ["invalid", "executed", "ended"]
+    assert not record["is_lost"] and record["lost"] is None and record["invalid_actions"] == 1
+    steps = load_episode(tmp_path / "r").steps
+    assert not steps[0].valid and "NoSuchApp" in steps[0].action
+    assert "(invalid action:" in steps[1].prompt_text  # the model is told, as in training
+    assert "com.android.settings" in _focus(device)
+
+
+class SlowPolicy(ScriptedPolicy):
+    def sample(self, prompts, seeds, greedy, max_batch):
+        time.sleep(0.2)
+        return super().sample(prompts, seeds, greedy, max_batch)
+
+
+def test_run_stops_at_its_time_limit(served, builder, tmp_path):
+    sim, device = served
+    lines = []
+    run = AgentRun("Wait", tmp_path / "t", SafetyPolicy(max_minutes=0.005), echo=lines.append)  # 0.3 s
+    record = run_agent(device, SlowPolicy(builder, [call(action="wait", time=0)]), run)
+    assert 1 <= record["num_steps"] <= 2 < run.safety.max_steps  # 0.2 s and more per step
+    assert record["end_reason"] == "stopped" and not record["truncated"]
+    assert "time limit" in lines[-1]
+    with pytest.raises(DeployError, match="max_minutes"):
+        SafetyPolicy(max_minutes=0)
+
+
 def test_dry_run_executes_nothing(served, builder, tmp_path):
     sim, device = served
     before = sim.screenshot().tobytes()
@@ -120,6 +161,7 @@ def test_run_command_dry_run_against_served_sim(tiny_model_dir, tmp_path, monkey
         assert _main(argv, monkeypatch) == 0
     out = capsys.readouterr().out
     assert "step 1:" in out and "trajectory saved" in out
+    assert "apps the agent may open: none (the instruction names no app" in out
     record = json.loads((tmp_path / "traj" / "episode.json").read_text())
     assert record["mode"] == "dry_run" and record["num_steps"] == 2 and record["truncated"]
     assert _main(["report", str(tmp_path / "traj")], monkeypatch) == 0
@@ -131,5 +173,6 @@ def test_run_command_bad_inputs(tiny_model_dir, tmp_path, monkeypatch, capsys):
     assert _main([*base, "--device", "adb:127.0.0.1:1"], monkeypatch) == 2
     assert _main([*base, "--device", "sim:2"], monkeypatch) == 2
     assert _main([*base, "--device", "sim:1", "--allow-key", "NOPE"], monkeypatch) == 2
+    assert _main([*base, "--device", "sim:1", "--max-minutes", "0"], monkeypatch) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and all(line.startswith("gui-grpo run: error:") for line in err)
+    assert len(err) == 4 and all(line.startswith("gui-grpo run: error:") for line in err)

@@ -15,7 +15,7 @@ from gui_grpo.policy.logprobs import completion_stats
 from gui_grpo.policy.model import AdapterConfig, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
 from gui_grpo.policy.shared_prefix import SharedPrefixBatch, SharedPrefixError, shared_prefix_stats
-from gui_grpo.rollout.play import Step, png_bytes
+from gui_grpo.rollout.records import Step, png_bytes
 from gui_grpo.train.config import config_from_dict
 from gui_grpo.train.samples import Sample
 from gui_grpo.train.trainer import Trainer
@@ -243,7 +243,7 @@ def sampled_group_update(model_dir: str, tmp_path, reuse: bool, micro_batch_toke
     """Sample G = 4 completions of two prompts in one call, then one update; its (clipped) LoRA gradients.
 
     Gradients, not the updated weights: AdamW turns rounding-level gradients into lr-sized steps."""
-    from gui_grpo.rollout.play import episode_seed
+    from gui_grpo.rollout.step import episode_seed
 
     cfg = config_from_dict(
         {

@@ -16,19 +16,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="let the policy operate a phone or emulator on one instruction",
         description="Drive one device (adb:HOST:PORT, serial:SERIAL or sim:1) with the policy until it "
         "terminates or the step cap. Only the action vocabulary reaches the device; key events are limited "
-        "to BACK, HOME, ENTER, DEL and APP_SWITCH unless --allow-key adds more; waits are capped; "
-        "--allow-app restricts which apps it may open. The trajectory is saved like an evaluation episode.",
+        "to BACK, HOME, ENTER, DEL and APP_SWITCH unless --allow-key adds more; waits and long presses are "
+        "capped; it may open only the apps the instruction names unless --allow-app adds more ('*': any). "
+        "The trajectory is saved like an evaluation episode.",
     )
     p.add_argument("--device", required=True, help="adb:HOST:PORT, serial:SERIAL or sim:1")
     p.add_argument("--task", required=True, help="the instruction, e.g. \"Turn on airplane mode\"")
     p.add_argument("--model", required=True, help="checkpoint directory")
     p.add_argument("--adapter", help="LoRA adapter directory")
     p.add_argument("--max-steps", type=int, default=15, help="step cap (default 15)")
-    p.add_argument("--max-wait", type=float, default=5.0, help="longest wait in seconds (default 5)")
+    p.add_argument("--max-wait", type=float, default=5.0,
+                   help="longest wait or long press in seconds (default 5)")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop the run after this many minutes (default: no limit)")
     p.add_argument("--dry-run", action="store_true", help="print actions and save screens; execute nothing")
     p.add_argument("--confirm", action="store_true", help="ask y/n/q on stdin before each action")
     p.add_argument("--allow-app", action="append", default=None, metavar="NAME",
-                   help="an app the agent may open (repeatable); default: any installed app")
+                   help="an app the agent may open (repeatable; '*' for any installed app); "
+                   "default: the apps the instruction names")
     p.add_argument("--allow-key", action="append", default=[], metavar="NAME",
                    help="an extra key the agent may press, e.g. VOLUME_UP (repeatable)")
     p.add_argument("--out", type=Path, help="trajectory directory (default runs/agent/<time>)")
@@ -82,6 +87,24 @@ def _policy(args: argparse.Namespace):
         raise UserError(str(e)) from e
 
 
+def _allowed_apps(instruction: str, extra: list[str]) -> frozenset[str] | None:
+    """The apps the instruction names plus ``--allow-app`` ones; None (any app) with ``--allow-app '*'``."""
+    from gui_grpo.rollout.deploy import apps_named
+
+    if "*" in extra:
+        return None
+    return apps_named(instruction) | frozenset(extra)
+
+
+def _describe_apps(allowed: frozenset[str] | None) -> str:
+    if allowed is None:
+        return "apps the agent may open: any installed app (--allow-app '*')"
+    if not allowed:
+        return ("apps the agent may open: none (the instruction names no app; --allow-app NAME allows one, "
+                "--allow-app '*' any)")
+    return f"apps the agent may open: {', '.join(sorted(allowed))} (--allow-app NAME adds one, '*' any)"
+
+
 def run(args: argparse.Namespace) -> int:
     from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent
 
@@ -90,12 +113,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         safety = SafetyPolicy(
             allowed_keys=frozenset(SafetyPolicy().allowed_keys | set(args.allow_key)),
-            allowed_apps=None if args.allow_app is None else frozenset(args.allow_app),
+            allowed_apps=_allowed_apps(args.task, args.allow_app or []),
             max_wait_s=args.max_wait,
             max_steps=args.max_steps,
+            max_minutes=args.max_minutes,
         )
     except DeployError as e:
         raise UserError(str(e)) from e
+    print(_describe_apps(safety.allowed_apps))
     out = args.out or Path("runs/agent") / time.strftime("%Y%m%d-%H%M%S")
     device = _open_device(args.device)  # before the model loads: an unreachable device fails fast
     try:

@@ -31,8 +31,10 @@ from emulators.device import Device
 from emulators.errors import DeviceError
 from emulators.phonesim import SimDevice
 from emulators.specs import DeviceSpec, parse_device_spec
+from gui_grpo.policy.engine import Policy
 from gui_grpo.policy.prompts import PromptConfig
-from gui_grpo.rollout.play import EpisodeResult, GroupSpec, Policy, play_groups, start_group, start_group_on
+from gui_grpo.rollout.group import GroupSpec, play_groups, start_group, start_group_on
+from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.rollout.trajectories import save_episode
 from tasks.base import Task, get_task
 from tasks.suites import instances

@@ -4,8 +4,11 @@ What reaches the device is only the action vocabulary (``emulators.actions``): t
 into typed actions, and ``Device.execute`` turns each into fixed ``input``/``monkey`` commands; no model
 text is ever run as shell. On top of that ``SafetyPolicy`` refuses key events outside an allow-list (by
 default BACK, HOME, ENTER, DEL and APP_SWITCH: never POWER, CALL or volume keys unless allowed), caps
-waits, caps the number of steps, and optionally refuses to open apps outside an allow-list. A refused
-action is recorded as a refused step and the model is told so in its history.
+waits and long presses, caps the number of steps and the minutes, and refuses to open apps outside an
+allow-list (``gui-grpo run`` defaults it to the apps the instruction names). A refused action is an invalid
+step with status "refused" (``gui_grpo.rollout.step``'s rule): recorded, counted, and the model is told in
+its history; so is an action the device itself refuses. Only a device that stops answering ends the run
+as lost.
 
 ``dry_run`` prints each action and saves the annotated screen without executing anything; ``confirm``
 asks before each action. Every step is saved like an evaluation episode (``gui_grpo.rollout.trajectories``).
@@ -13,31 +16,30 @@ asks before each action. Every step is saved like an evaluation episode (``gui_g
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image
-
 from emulators.actions import (
-    CONTROL_ACTION_TYPES,
     KEYCODE_NAMES,
     MAX_WAIT_S,
-    Answer,
     Key,
     LongPress,
     OpenApp,
     Swipe,
     Tap,
-    Terminate,
     Wait,
     keycode_number,
 )
 from emulators.device import APP_PACKAGES, Device
 from emulators.errors import DeviceError
-from gui_grpo.policy.actions import Invalid, parse_action
-from gui_grpo.rollout.play import EpisodeResult, Policy, Step, episode_seed, history_line, png_bytes
+from gui_grpo.policy.actions import Invalid
+from gui_grpo.policy.engine import Policy
+from gui_grpo.rollout.records import EpisodeResult
+from gui_grpo.rollout.step import EpisodeState, episode_seed, execute, needs_device, observe
 from gui_grpo.rollout.trajectories import TrajectoryWriter
 
 DEFAULT_ALLOWED_KEYS: frozenset[str] = frozenset({"BACK", "HOME", "ENTER", "DEL", "APP_SWITCH"})
@@ -57,9 +59,11 @@ class SafetyPolicy:
     allowed_apps: frozenset[str] | None = None
     """Launcher labels or package names the agent may open; None allows every installed app."""
     max_wait_s: float = 5.0
-    """Longer waits are shortened to this."""
+    """Longer waits, and long presses, are shortened to this (a long press to no less than 0.5 s)."""
     max_steps: int = 15
     """The run stops after this many policy decisions."""
+    max_minutes: float | None = None
+    """The run stops (as "stopped") once this much wall-clock time has passed; None: no limit."""
 
     def __post_init__(self) -> None:
         try:
@@ -73,6 +77,8 @@ class SafetyPolicy:
             raise DeployError(f"max_wait_s must be in [0, {MAX_WAIT_S:g}], got {self.max_wait_s}")
         if self.max_steps < 1:
             raise DeployError("max_steps must be >= 1")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise DeployError(f"max_minutes must be > 0, got {self.max_minutes}")
 
     def app_allowed(self, app: str) -> bool:
         if self.allowed_apps is None:
@@ -81,6 +87,13 @@ class SafetyPolicy:
         if name in self.allowed_apps:
             return True
         return any(app.strip() in APP_PACKAGES.get(label, ()) for label in self.allowed_apps)
+
+
+def apps_named(instruction: str) -> frozenset[str]:
+    """The launcher labels (``APP_PACKAGES``) the instruction names as words: the default allow-list of
+    ``gui-grpo run`` ("Add a contact in Contacts" allows Contacts and nothing else)."""
+    words = set(re.findall(r"[a-z]+", instruction.lower()))
+    return frozenset(label for label in APP_PACKAGES if label in words)
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,12 @@ def vet_action(action: Any, safety: SafetyPolicy, screen_size: tuple[int, int]) 
     if isinstance(action, Wait) and action.seconds > safety.max_wait_s:
         capped = Wait(safety.max_wait_s)
         return Vetted(capped, note=f"wait capped from {action.seconds:g} s to {safety.max_wait_s:g} s")
+    longest_press_ms = max(500, int(safety.max_wait_s * 1000))
+    if isinstance(action, LongPress) and action.duration_ms > longest_press_ms:
+        action = LongPress(action.x, action.y, longest_press_ms)
+        note = f"long press capped to {longest_press_ms} ms"
+    else:
+        note = None
     points = []
     if isinstance(action, (Tap, LongPress)):
         points = [(action.x, action.y)]
@@ -113,7 +132,7 @@ def vet_action(action: Any, safety: SafetyPolicy, screen_size: tuple[int, int]) 
     w, h = screen_size
     if any(not (0 <= x < w and 0 <= y < h) for x, y in points):
         return Vetted(None, refused=f"point outside the {w}x{h} screen")
-    return Vetted(action)
+    return Vetted(action, note=note)
 
 
 @dataclass
@@ -131,104 +150,101 @@ class AgentRun:
     echo: Callable[[str], None] = print
 
 
-@dataclass
-class _State:
-    result: EpisodeResult
-    writer: TrajectoryWriter
-    screens: list[Image.Image] = field(default_factory=list)
-    history: list[str] = field(default_factory=list)
-    done: bool = False
-    refused: int = 0
-
-
-def _decide(run: AgentRun, state: _State, step_no: int, vetted: Vetted) -> tuple[str, str]:
-    """(status, history line) for a valid, allowed action; executes it unless dry-run or declined."""
+def _decide(run: AgentRun, state: EpisodeState, step_no: int, vetted: Vetted) -> str:
+    """The status of a valid, allowed action: executed unless dry-run or declined ('q' ends the run)."""
     if run.dry_run:
-        return "dry_run", ""
+        return "dry_run"
     if run.confirm is not None:
         answer = run.confirm(f"step {step_no}: execute {vetted.action!r}?")
         if answer == "q":
-            state.done = True
-            return "stopped", "(stopped by the user)"
+            state.history[-1] = "(stopped by the user)"
+            state.end("stopped")
+            return "stopped"
         if answer != "y":
-            return "declined", "(declined by the user)"
-    return "executed", ""
+            state.history[-1] = "(declined by the user)"
+            return "declined"
+    return "executed"
 
 
-def _observe(device: Device, policy: Policy, run: AgentRun, state: _State):
-    builder = policy.builder
-    screen = device.screenshot()
-    state.screens.append(builder.resize(screen))
-    del state.screens[: -builder.cfg.screenshots]
-    elements = device.elements() if builder.cfg.observation == "pixels+elements" else None
-    return builder.build(run.instruction, state.screens, state.history, screen.size, elements)
+def _carry_out(
+    device: Device, run: AgentRun, state: EpisodeState, parsed: object, turn: int
+) -> tuple[str, str | None]:
+    """Vet and (unless dry-run or declined) execute one parsed action: (status, note)."""
+    if isinstance(parsed, Invalid):
+        return "invalid", None
+    if not needs_device(parsed):
+        return "ended", None
+    vetted = vet_action(parsed, run.safety, state.result.steps[-1].screen_size)
+    if vetted.refused is not None:
+        state.refuse(vetted.refused, f"(refused: {vetted.refused})")
+        return "refused", vetted.refused
+    status = _decide(run, state, turn + 1, vetted)
+    if status != "executed":
+        return status, vetted.note
+    refused = execute(device, vetted.action)  # a DeviceError propagates: the device is lost
+    if refused is not None:
+        state.refuse(refused)
+        return "invalid", refused
+    state.acted()
+    return status, vetted.note
 
 
-def _turn(device: Device, policy: Policy, run: AgentRun, state: _State, turn: int) -> None:
-    prompt = _observe(device, policy, run, state)
-    seed = episode_seed(run.seed, "run", turn)
-    comp = policy.sample([prompt], [seed], run.greedy, 1)[0]
-    parsed = parse_action(comp.text, family=policy.family, image_size=prompt.model_image_size,
-                          screen_size=prompt.screen_size, elements=prompt.elements,
-                          action_format=policy.builder.action_format)
-    valid = not isinstance(parsed, Invalid)
-    state.result.steps.append(Step(
-        prompt_text=prompt.text, images_png=[png_bytes(im) for im in prompt.images],
-        screen_size=prompt.screen_size, model_image_size=prompt.model_image_size,
-        completion_ids=comp.token_ids, logprobs=comp.logprobs, output_text=comp.text,
-        action=repr(parsed) if valid else f"Invalid({parsed.reason!r})", valid=valid))
-    vetted = vet_action(parsed, run.safety, prompt.screen_size)
-    line, note = history_line(comp.text), vetted.note
-    if not valid:
-        state.result.invalid_actions += 1
-        status, line = "invalid", f"(invalid output: {parsed.reason})"
-    elif isinstance(parsed, CONTROL_ACTION_TYPES):
-        status, state.done = "ended", True
-        if isinstance(parsed, Terminate):
-            state.result.claimed_status = parsed.status
-        elif isinstance(parsed, Answer):
-            state.result.answer = parsed.text
-    elif vetted.refused is not None:
-        status, line, note = "refused", f"(refused: {vetted.refused})", vetted.refused
-        state.refused += 1
-    else:
-        status, extra = _decide(run, state, turn + 1, vetted)
-        line = extra or line
-        if status == "executed":
-            device.execute(vetted.action)
-    state.history.append(line)
-    frame = state.writer.add_step(state.result.steps[-1], {"status": status, "note": note})
-    run.echo(f"step {turn + 1}: {state.result.steps[-1].action} -> {status}"
-             + (f" ({note})" if note else "") + f"  [{frame}]")
+def _turn(
+    device: Device, policy: Policy, run: AgentRun, state: EpisodeState, writer: TrajectoryWriter, turn: int
+) -> str:
+    seen = observe(device, policy.builder)
+    prompt = state.prompt(policy.builder, seen)
+    comp = policy.sample([prompt], [episode_seed(run.seed, "run", turn)], run.greedy, 1)[0]
+    parsed = state.decide(prompt, comp, seen)
+    status, note = _carry_out(device, run, state, parsed, turn)
+    step = state.result.steps[-1]
+    frame = writer.add_step(step, {"status": status, "note": note})
+    run.echo(f"step {turn + 1}: {step.action} -> {status}" + (f" ({note})" if note else "") + f"  [{frame}]")
+    return status
 
 
 def run_agent(device: Device, policy: Policy, run: AgentRun) -> dict[str, Any]:
-    """Play ``run.instruction`` on ``device`` until the agent ends it or the step cap; return the record."""
-    result = EpisodeResult("adhoc", {}, run.instruction, run.seed, 0, 0)
-    state = _State(result, TrajectoryWriter(run.out))
+    """Play ``run.instruction`` on ``device`` until the agent ends it, the step cap or the time limit;
+    return the saved record. Refused and invalid actions are invalid steps; only a device that stops
+    answering ends the run as lost."""
+    record = EpisodeResult("adhoc", {}, run.instruction, run.seed, 0, 0)
+    state = EpisodeState(run.instruction, record, policy.family, policy.builder.action_format)
+    result, writer = state.result, TrajectoryWriter(run.out)
+    minutes = run.safety.max_minutes
+    deadline = None if minutes is None else time.monotonic() + 60 * minutes
+    statuses: list[str] = []
     try:
         for turn in range(run.safety.max_steps):
-            _turn(device, policy, run, state, turn)
+            if deadline is not None and time.monotonic() >= deadline:
+                run.echo(f"time limit of {minutes:g} min reached: stopping")
+                state.end("stopped")
+                break
+            statuses.append(_turn(device, policy, run, state, writer, turn))
             if state.done:
                 break
         else:
             result.truncated = True
+            state.end("max_steps")
     except DeviceError as e:
-        result.lost = f"{type(e).__name__}: {e}"
+        state.lose(e)
         run.echo(f"device lost: {result.lost}")
     finally:
-        verdict = {
-            "success": None,
-            "false_completion": False,
-            "side_effect": False,
-            "is_lost": result.lost is not None,
-            "index": 0,
-            "app": None,
-            "mode": "dry_run" if run.dry_run else "live",
-            "refused_steps": state.refused,
-            "device": device.name,
-            "allowed_keys": sorted(run.safety.allowed_keys),
-            "allowed_apps": None if run.safety.allowed_apps is None else sorted(run.safety.allowed_apps),
-        }
-        record = state.writer.finish(result, verdict)
+        record = writer.finish(result, _verdict(device, run, statuses, result.lost is not None))
     return record
+
+
+def _verdict(device: Device, run: AgentRun, statuses: list[str], lost: bool) -> dict[str, Any]:
+    """What the saved record says beside the episode: nothing is checked on a free-text task."""
+    return {
+        "success": None,
+        "false_completion": False,
+        "side_effect": False,
+        "is_lost": lost,
+        "index": 0,
+        "app": None,
+        "mode": "dry_run" if run.dry_run else "live",
+        "refused_steps": statuses.count("refused"),
+        "device": device.name,
+        "allowed_keys": sorted(run.safety.allowed_keys),
+        "allowed_apps": None if run.safety.allowed_apps is None else sorted(run.safety.allowed_apps),
+    }

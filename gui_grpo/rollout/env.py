@@ -4,11 +4,11 @@
 
 - ``reset(seed=, options=)`` draws a task instance (or takes ``options["task"]``), opens a device with
   ``device_factory(seed)``, runs ``task.setup`` and returns the first observation and an info dict.
-- ``step(action_text)`` parses the model's text with ``gui_grpo.policy.actions.parse_action`` (coordinates are
-  in the model's image space: the screenshot resized with the family's ``smart_resize`` and the pixel
-  bounds of ``prompt``) and executes it. ``terminate`` and ``answer`` end the episode (terminated);
-  so do ``max_invalid_in_a_row`` invalid outputs; ``max_steps`` truncates it; a device failure
-  truncates it with ``info["lost"]`` set.
+- ``step(action_text)`` reads the model's text and carries it out by the same rules as training
+  (``gui_grpo.rollout.step``; coordinates are in the model's image space: the screenshot resized with the
+  family's ``smart_resize`` and the pixel bounds of ``prompt``); a refused action is an invalid step.
+  ``terminate`` and ``answer`` end the episode (terminated); so do ``max_invalid_in_a_row`` invalid
+  steps; ``max_steps`` truncates it; a device failure truncates it with ``info["lost"]`` set.
 - The reward is 0 on every step but the last, where it is the task checker's score in [0, 1].
 - Observations: ``screenshot`` (H, W, 3) uint8 at device resolution, ``elements`` (the numbered
   interactive elements, one ``Element.describe()`` line each) and ``instruction``. Text spaces have a
@@ -26,12 +26,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from emulators.actions import Answer, Terminate
 from emulators.device import Device
-from emulators.errors import DeviceError, InvalidAction
-from gui_grpo.policy.actions import Invalid, parse_action, resolve_format
+from emulators.errors import DeviceError
+from gui_grpo.policy.actions import Invalid, resolve_format
 from gui_grpo.policy.coords import family_spec, smart_resize
-from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.policy.engine import Completion
+from gui_grpo.policy.prompts import Prompt, PromptConfig
+from gui_grpo.rollout.records import EpisodeResult
+from gui_grpo.rollout.step import EpisodeState, execute, needs_device
 from tasks.base import Episode, Task
 
 CHARSET = frozenset(string.printable + "".join(chr(c) for c in range(0xA0, 0x100)))
@@ -85,6 +87,7 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         )
         self.action_space = spaces.Text(1024, min_length=0, charset=CHARSET)
         self.task: Task | None = None
+        self.state: EpisodeState | None = None  # the episode in play, recorded as training records it
         self._elements: list = []
         self._screen: np.ndarray | None = None
 
@@ -110,11 +113,8 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         self.device = device
         self.task = task
         self.initial_state = task.setup(self.device)
-        self.steps = 0
-        self.invalid_streak = 0
-        self.invalid_actions = 0
-        self.answer: str | None = None
-        self.claimed_status: str | None = None
+        record = EpisodeResult(task.name, dict(task.params), task.instruction, draw, 0, 0)
+        self.state = EpisodeState(task.instruction, record, self.family, self.action_format)
         obs = self._observe()
         return obs, {"task": task.task_id, "instruction": task.instruction, "max_steps": self._step_cap()}
 
@@ -139,50 +139,30 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         return rw, rh
 
     def step(self, action: str) -> tuple[dict[str, Any], SupportsFloat, bool, bool, dict[str, Any]]:
-        if self.task is None or self.device is None:
+        if self.task is None or self.device is None or self.state is None:
             raise gym.error.ResetNeeded("call reset() before step()")
-        self.steps += 1
-        parsed = parse_action(
-            action,
-            family=self.family,
-            image_size=self.model_image_size(),
-            screen_size=self.screen_size,
-            elements=self._elements,
-            action_format=self.action_format,
-        )
+        state = self.state
+        prompt = Prompt("", [], self.screen_size, self._elements, self.model_image_size())
+        parsed = state.decide(prompt, Completion(token_ids=[], logprobs=[], text=action, stopped=True))
         info: dict[str, Any] = {"action": repr(parsed), "valid": not isinstance(parsed, Invalid)}
         try:
-            terminated = self._apply(parsed, info)
+            refusal = execute(self.device, parsed) if needs_device(parsed) else None
+            if refusal is not None:
+                state.refuse(refusal)
+            elif needs_device(parsed):
+                state.acted()
+            if state.invalid_reason is not None:
+                info.update(valid=False, invalid_reason=state.invalid_reason)
+            state.check_limits(self.max_invalid_in_a_row, self._step_cap())
             obs = self._observe()
-            truncated = not terminated and self.steps >= self._step_cap()
-            reward = self._score(info) if terminated or truncated else 0.0
+            terminated = state.done and not state.result.truncated
+            truncated = state.result.truncated
+            reward = self._score(info) if state.done else 0.0
         except DeviceError as e:
-            info["lost"] = f"{type(e).__name__}: {e}"
+            state.lose(e)
+            info["lost"] = state.result.lost
             return self._last_obs(), 0.0, False, True, info
         return obs, reward, terminated, truncated, info
-
-    def _apply(self, parsed: object, info: dict[str, Any]) -> bool:
-        """Carry out one parsed action; True when it ends the episode."""
-        if isinstance(parsed, Terminate):
-            self.claimed_status = parsed.status
-            return True
-        if isinstance(parsed, Answer):
-            self.answer = parsed.text
-            return True
-        reason = parsed.reason if isinstance(parsed, Invalid) else None
-        if reason is None:
-            try:
-                self.device.execute(parsed)
-            except InvalidAction as e:
-                reason = str(e)
-        if reason is None:
-            self.invalid_streak = 0
-            return False
-        info.update(valid=False, invalid_reason=reason)
-        self.invalid_actions += 1
-        self.invalid_streak += 1
-        limit = self.max_invalid_in_a_row
-        return limit is not None and self.invalid_streak >= limit
 
     def _last_obs(self) -> dict[str, Any]:
         assert self.task is not None
@@ -190,12 +170,12 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         return {"screenshot": screen, "elements": "", "instruction": to_charset(self.task.instruction)}
 
     def _score(self, info: dict[str, Any]) -> float:
-        assert self.task is not None and self.device is not None
-        episode = Episode(
-            self.initial_state, answer=self.answer, claimed_status=self.claimed_status, steps=self.steps
-        )
+        assert self.task is not None and self.device is not None and self.state is not None
+        result = self.state.result
+        episode = Episode(self.initial_state, answer=result.answer, claimed_status=result.claimed_status,
+                          steps=len(result.steps))
         score = float(self.task.check(self.device, episode))
-        info.update(score=score, invalid_actions=self.invalid_actions)
+        info.update(score=score, invalid_actions=result.invalid_actions)
         return score
 
     def render(self) -> np.ndarray | None:

@@ -4,7 +4,7 @@ One directory per episode:
 
 - ``episode.json``: the episode's summary (``EpisodeResult.summary()``) plus its verdict (success, false
   completion, side effects, lost device) and any caller extras (template, app, start-state hash);
-- ``steps.jsonl``: one line per policy decision with every ``gui_grpo.rollout.play.Step`` field, except that
+- ``steps.jsonl``: one line per policy decision with every ``rollout.records.Step`` field, except that
   ``images_png`` becomes ``images``, a list of file names (identical images are stored once, named by
   content hash); plus ``frame``, the annotated current screen, and per-step extras (e.g. ``status``);
 - ``img-<hash>.png``: the resized screenshots exactly as the model saw them;
@@ -35,7 +35,7 @@ from emulators.actions import (
     Tap,
 )
 from emulators.errors import InvalidAction
-from gui_grpo.rollout.play import EpisodeResult, Step
+from gui_grpo.rollout.records import EpisodeResult, Step
 
 EPISODE_FILE = "episode.json"
 STEPS_FILE = "steps.jsonl"

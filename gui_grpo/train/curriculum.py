@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gui_grpo.rollout.play import EpisodeResult
+from gui_grpo.rollout.records import EpisodeResult
 
 
 class TemplateCurriculum:

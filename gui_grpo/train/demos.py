@@ -1,7 +1,7 @@
 """Training-ready oracle demonstrations: (prompt, target completion) pairs in the rollouts' step format.
 
 Each task's oracle is played on a fresh PhoneSim; before every oracle action the screen is observed exactly
-as ``gui_grpo.rollout.play`` observes it for the policy (resized screenshot, numbered elements, history of
+as ``gui_grpo.rollout.step`` observes it for the policy (resized screenshot, numbered elements, history of
 earlier actions as the rollout writes it), the prompt is built by the model's ``PromptBuilder``, the target
 is the oracle action written by ``format_action`` (an element index in the ``json`` format when the action
 hits an element's centre) followed by the stop token. Only episodes the oracle solves are kept.
@@ -37,7 +37,8 @@ from emulators.elements import Element
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.actions import format_action
 from gui_grpo.policy.prompts import Prompt, PromptBuilder, PromptConfig
-from gui_grpo.rollout.play import history_line, png_bytes
+from gui_grpo.rollout.records import EpisodeResult, png_bytes
+from gui_grpo.rollout.step import EpisodeState, history_line, observe
 from tasks.base import Task
 from tasks.runner import run_oracle
 from tasks.suites import split_templates, template_seeds
@@ -106,17 +107,12 @@ def record_episode(
     task: Task, device: Device, builder: PromptBuilder, episode: int
 ) -> tuple[list[Demo], float]:
     """Play ``task``'s oracle on a fresh ``device``: one ``Demo`` per oracle action, and the score."""
-    with_elements = builder.cfg.observation == "pixels+elements"
-    screens: list[Image.Image] = []
-    history: list[str] = []
+    record = EpisodeResult(task.name, dict(task.params), task.instruction, episode, 0, 0)
+    state = EpisodeState(task.instruction, record, builder.family, builder.action_format)
     demos: list[Demo] = []
 
     def on_step(index: int, action: object) -> None:
-        shot = device.screenshot()
-        screens.append(builder.resize(shot))
-        del screens[: -builder.cfg.screenshots]
-        elements = device.elements() if with_elements else None
-        prompt = builder.build(task.instruction, screens, history, shot.size, elements)
+        prompt = state.prompt(builder, observe(device, builder))  # what a rollout would show here
         builder.encode([prompt])  # sets model_image_size; checks the token budget
         text = format_action(
             action,  # type: ignore[arg-type]
@@ -126,7 +122,7 @@ def record_episode(
             action_format=builder.action_format,
             elements=prompt.elements,
         )
-        history.append(history_line(text))
+        state.history.append(history_line(text))
         demos.append(
             Demo(
                 prompt_text=prompt.text,

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from gui_grpo.rollout.play import EpisodeResult
+from gui_grpo.rollout.records import EpisodeResult
 
 BAR_KEYS = {"reward": "reward_mean", "success": "success_rate", "invalid": "invalid_action_rate"}
 LINE_KEYS = (

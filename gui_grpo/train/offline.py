@@ -23,8 +23,9 @@ from PIL import Image
 
 from emulators.actions import Answer, Key, LongPress, OpenApp, Swipe, Tap, Terminate, Type, Wait
 from emulators.elements import Element
-from gui_grpo.policy.actions import Invalid, format_action, parse_action
-from gui_grpo.rollout.play import EpisodeResult, Step, episode_seed, png_bytes
+from gui_grpo.policy.actions import Invalid, format_action
+from gui_grpo.rollout.records import EpisodeResult, Step, png_bytes
+from gui_grpo.rollout.step import episode_seed, make_step, read_action
 from gui_grpo.train.metrics import episode_metrics
 from gui_grpo.train.samples import Sample, make_samples
 
@@ -218,25 +219,8 @@ class OfflineSource:
         prompts = [p for p in unique for _ in range(size)]
         out = []
         for i, (prompt, comp) in enumerate(zip(prompts, comps, strict=True)):
-            parsed = parse_action(
-                comp.text,
-                family=self.policy.family,
-                image_size=prompt.model_image_size,
-                screen_size=prompt.screen_size,
-                elements=prompt.elements,
-                action_format=self.policy.builder.action_format,
-            )
-            step_ = Step(
-                prompt.text,
-                [png_bytes(im) for im in prompt.images],
-                prompt.screen_size,
-                prompt.model_image_size,
-                comp.token_ids,
-                comp.logprobs,
-                comp.text,
-                repr(parsed),
-                not isinstance(parsed, Invalid),
-            )
+            parsed = read_action(comp.text, prompt, self.policy.family, self.policy.builder.action_format)
+            step_ = make_step(prompt, comp, parsed)
             out.append((step_, action_reward(parsed, records[i // size].action), parsed))
         return out
 

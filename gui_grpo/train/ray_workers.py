@@ -22,82 +22,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from emulators.device import Device
-from emulators.phonesim import SimDevice
 from emulators.specs import parse_device_spec
-from gui_grpo.rollout.play import EpisodeResult, Policy, play_groups, start_group
+from gui_grpo.policy.engine import Policy
+from gui_grpo.rollout.group import DeviceFactory, GroupJob, lost_results, play_jobs, sim_device
+from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.train.distributed import share_blocks, split_device_spec
-from tasks.base import Task
 
 log = logging.getLogger(__name__)
-
-DeviceFactory = Callable[[int, str], Device]
-"""Makes the device a group starts from, given its seed and the sim resolution (forked G times)."""
 
 
 class RolloutWorkerError(Exception):
     """Rollout workers cannot be started or failed in a way that is not a lost worker (a bug)."""
-
-
-@dataclass
-class GroupJob:
-    """One group to play: the task instance, the seed of the device it starts on, its global index."""
-
-    task: Task
-    device_seed: int
-    group: int
-    size: int
-
-
-def sim_device(seed: int, resolution: str) -> Device:
-    """The default ``DeviceFactory``: one PhoneSim."""
-    return SimDevice(seed=seed, resolution=resolution)
-
-
-def play_jobs(
-    policy: Policy,
-    jobs: list[GroupJob],
-    make_device: DeviceFactory,
-    resolution: str,
-    *,
-    run_seed: int,
-    step: int,
-    greedy: bool,
-    max_steps: int | None,
-) -> list[EpisodeResult]:
-    """Set up and fork each job's start device, play all groups batched, close the devices."""
-    groups = [
-        start_group(j.task, j.device_seed, j.group, j.size, _factory(make_device, j.device_seed, resolution))
-        for j in jobs
-    ]
-    try:
-        return play_groups(policy, groups, run_seed=run_seed, step=step, greedy=greedy, max_steps=max_steps)
-    finally:
-        for g in groups:
-            for d in g.devices:
-                d.close()
-
-
-def _factory(make_device: DeviceFactory, seed: int, resolution: str) -> Callable[[], Device]:
-    return lambda: make_device(seed, resolution)
-
-
-def lost_results(job: GroupJob, why: str) -> list[EpisodeResult]:
-    """The episodes of a group whose worker was lost: recorded, scored 0, kept out of the statistics."""
-    t = job.task
-    return [
-        EpisodeResult(
-            t.name, dict(t.params), t.instruction, job.device_seed, job.group, m, lost=why, end_reason="lost"
-        )
-        for m in range(job.size)
-    ]
 
 
 def trainable_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:

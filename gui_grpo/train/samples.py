@@ -12,7 +12,7 @@ from gui_grpo.grpo.advantages import group_advantages, step_advantages, step_wei
 from gui_grpo.grpo.config import LossConfig, RewardConfig
 from gui_grpo.grpo.rewards import episode_reward
 from gui_grpo.policy.prompts import Prompt
-from gui_grpo.rollout.play import EpisodeResult, Step
+from gui_grpo.rollout.records import EpisodeResult, Step
 
 
 @dataclass

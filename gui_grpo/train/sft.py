@@ -28,11 +28,11 @@ from typing import Any
 import torch
 
 from emulators.phonesim import SimDevice
-from gui_grpo.policy.engine import HFEngine
+from gui_grpo.policy.engine import HFEngine, Policy
 from gui_grpo.policy.logprobs import completion_logprobs
 from gui_grpo.policy.model import AdapterConfig, detect_family, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
-from gui_grpo.rollout.play import Policy, play_groups, start_group
+from gui_grpo.rollout.group import play_groups, start_group
 from gui_grpo.train.demos import Demo, DemoSet
 from tasks.suites import instances
 

@@ -32,7 +32,8 @@ from emulators.specs import parse_device_spec
 from gui_grpo.policy.engine import HFEngine, Policy
 from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder
-from gui_grpo.rollout.play import EpisodeResult
+from gui_grpo.rollout.group import GroupJob, play_jobs, sim_device
+from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.train import checkpoint
 from gui_grpo.train.config import TrainConfig, config_from_dict
 from gui_grpo.train.curriculum import TemplateCurriculum
@@ -40,7 +41,7 @@ from gui_grpo.train.distributed import DataParallel, SilentLog
 from gui_grpo.train.loss_pass import LossPass
 from gui_grpo.train.metrics import MetricsLog, episode_metrics
 from gui_grpo.train.offline import OfflineSource
-from gui_grpo.train.ray_workers import GroupJob, play_jobs, sim_device, start_rollout_pool
+from gui_grpo.train.ray_workers import start_rollout_pool
 from gui_grpo.train.samples import Sample, make_samples, score_episodes
 from tasks.suites import instances
 

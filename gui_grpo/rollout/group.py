@@ -1,13 +1,10 @@
 """Group rollouts: play G episodes of each task from one start state, all live episodes batched together.
 
-Flow per turn: every live episode observes its device (screenshot, and elements when the prompt shows
-them), one device thread each → one prompt each → one batched sampling call (identical prompts, such as
-the G members' first screens, are prefilled once and sampled G times) → parse → execute on each device,
-again concurrently, then let real screens settle. Episode-control actions (``terminate``, ``answer``) end an
-episode without touching the device; invalid outputs count as a step and are recorded, and too many in a row
-end the episode. A ``DeviceError`` (or a call past its timeout) while observing, acting or checking marks
-the episode lost: it is kept out of its group's statistics and never stops the others. When an episode
-ends its task checker scores it.
+Flow per turn: every live episode observes its device (``step.observe``, one device thread each) → one
+prompt each → one batched sampling call (identical prompts, such as the G members' first screens, are
+prefilled once and sampled G times) → read and record each action (``EpisodeState.decide``) → execute on
+each device, again concurrently, then let real screens settle. The rules for control actions, invalid
+steps and lost devices are ``gui_grpo.rollout.step``'s. When an episode ends its task checker scores it.
 
 Sampling is seeded per (run seed, step, group, member, turn), so an episode's actions do not depend on
 how episodes were batched or which prompts were merged.
@@ -17,40 +14,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any
 
-from PIL import Image
-
-from emulators.actions import Answer, Terminate
 from emulators.device import Device
-from emulators.elements import Element
-from emulators.errors import DeviceError, InvalidAction
-from gui_grpo.policy.actions import Invalid, parse_action
-from gui_grpo.policy.engine import Completion, Policy
+from emulators.errors import DeviceError
+from emulators.phonesim import SimDevice
+from gui_grpo.policy.engine import Policy
 from gui_grpo.policy.prompts import Prompt
 from gui_grpo.rollout.devices import DeviceCalls, in_process
+from gui_grpo.rollout.records import EpisodeResult, png_bytes
+from gui_grpo.rollout.step import EpisodeState, Seen, episode_seed, execute, needs_device, observe
 from tasks.base import Episode, Task
 
 log = logging.getLogger(__name__)
-EndReason = Literal["terminate", "answer", "max_steps", "invalid_limit", "lost"]
-
-
-def episode_seed(*parts: int | str) -> int:
-    """A 63-bit seed from the parts that identify one sampling decision."""
-    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") >> 1
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
 
 
 def start_hash(device: Device, initial_state: dict[str, Any]) -> str:
@@ -61,13 +42,13 @@ def start_hash(device: Device, initial_state: dict[str, Any]) -> str:
 
 
 @dataclass
-class RolloutConfig:
+class PlayConfig:
     """How episodes are played. ``play_groups`` keyword arguments override these fields."""
 
     max_steps: int | None = None
     """Cap on steps per episode; None uses each task's own ``max_steps``."""
     max_invalid_in_a_row: int | None = 3
-    """End an episode after this many invalid outputs in a row (None: never)."""
+    """End an episode after this many invalid steps in a row (None: never)."""
     max_batch: int = 16
     """Most sampled rows (prompts × samples) per engine call."""
     io_threads: int | None = None
@@ -86,60 +67,6 @@ class RolloutConfig:
             raise ValueError("max_batch must be >= 1 and device_timeout_s > 0")
         if self.settle_s is not None and self.settle_s < 0:
             raise ValueError("settle_s must be >= 0")
-
-
-@dataclass
-class Step:
-    """One policy decision: what the model saw (prompt text, resized PNGs) and what it wrote."""
-
-    prompt_text: str
-    images_png: list[bytes]
-    screen_size: tuple[int, int]
-    model_image_size: tuple[int, int]
-    completion_ids: list[int]
-    logprobs: list[float]
-    output_text: str
-    action: str  # repr of the parsed action, or "Invalid(...)"
-    valid: bool
-    elements: list[str] = field(default_factory=list)  # the observed elements, ``Element.describe()``
-    prompt_tokens: int = 0  # prompt length in tokens
-    timing: dict[str, float] = field(default_factory=dict)  # seconds: observe, sample, act, settle
-
-
-@dataclass
-class EpisodeResult:
-    task: str
-    params: dict[str, Any]
-    instruction: str
-    seed: int
-    group: int
-    member: int
-    steps: list[Step] = field(default_factory=list)
-    answer: str | None = None
-    claimed_status: str | None = None
-    score: float = 0.0
-    invalid_actions: int = 0
-    progress_start: float = 0.0
-    progress_end: float = 0.0
-    side_effects: list[str] = field(default_factory=list)
-    lost: str | None = None  # the device error that ended the episode, if any
-    truncated: bool = False
-    start_hash: str | None = None  # screenshot + initial state at the start (see ``start_hash``)
-    end_reason: EndReason | None = None
-
-    @property
-    def claims_success(self) -> bool:
-        """The agent said the task is done: ``terminate`` with status success, or an ``answer`` (answering
-        is how a task ends when the agent believes it has what was asked)."""
-        return self.claimed_status == "success" or self.answer is not None
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-friendly summary without the per-step payloads."""
-        d = asdict(self)
-        d.pop("steps")
-        d["num_steps"] = len(self.steps)
-        d["actions"] = [s.action for s in self.steps]
-        return d
 
 
 @dataclass
@@ -200,47 +127,22 @@ def start_group_on(
 
 @dataclass
 class _Live:
+    """One episode of a group: its task, device and start state, and the step's ``EpisodeState``."""
+
     task: Task
     device: Device
     initial_state: dict[str, Any]
-    result: EpisodeResult
-    screens: list[Image.Image] = field(default_factory=list)  # resized, oldest first
-    history: list[str] = field(default_factory=list)
-    invalid_streak: int = 0
-    done: bool = False
+    state: EpisodeState
 
-    def end(self, reason: EndReason) -> None:
-        self.result.end_reason = reason
-        self.done = True
-
-    def lose(self, error: DeviceError) -> None:
-        self.result.lost = f"{type(error).__name__}: {error}"
-        self.end("lost")
-
-
-@dataclass
-class _Seen:
-    """One observation, made on the device's thread."""
-
-    screen_size: tuple[int, int]
-    resized: Image.Image
-    elements: list[Element] | None
-
-
-def history_line(text: str) -> str:
-    """The text-history line for one model output: its tool-call arguments as compact JSON."""
-    body = text.split("<tool_call>")[-1].split("</tool_call>")[0].strip()
-    try:
-        body = json.dumps(json.loads(body).get("arguments", json.loads(body)), separators=(", ", ": "))
-    except (ValueError, AttributeError):
-        pass
-    return body[:200]
+    @property
+    def result(self) -> EpisodeResult:
+        return self.state.result
 
 
 class _Player:
     """Plays the episodes of one ``play_groups`` call."""
 
-    def __init__(self, policy: Policy, cfg: RolloutConfig, lives: list[_Live]) -> None:
+    def __init__(self, policy: Policy, cfg: PlayConfig, lives: list[_Live]) -> None:
         self.policy = policy
         self.cfg = cfg
         self.lives = lives
@@ -249,7 +151,6 @@ class _Player:
         threads = cfg.io_threads if cfg.io_threads is not None else (0 if local else len(devices))
         self.calls = DeviceCalls(threads, cfg.device_timeout_s)
         self.settle_s = cfg.settle_s if cfg.settle_s is not None else (0.0 if local else 1.0)
-        self.show_elements = policy.builder.cfg.observation == "pixels+elements"
 
     def begin(self) -> None:
         outcomes = self.calls.map(lambda x: float(x.task.progress(x.device)), self.live())
@@ -257,33 +158,22 @@ class _Player:
             if o.ok:
                 x.result.progress_start = o.value
             else:
-                x.lose(o.error)
+                x.state.lose(o.error)
 
     def live(self) -> list[_Live]:
-        return [x for x in self.lives if not x.done]
-
-    def _observe(self, x: _Live) -> _Seen:
-        screen = x.device.screenshot()
-        resized = self.policy.builder.resize(screen)
-        elements = x.device.elements() if self.show_elements or self.cfg.record_elements else None
-        return _Seen(screen.size, resized, elements)
+        return [x for x in self.lives if not x.state.done]
 
     def turn(self, index: int, run_seed: int, step: int, greedy: bool) -> None:
         """Observe, sample and act for every live episode."""
         live = self.live()
-        seen = self.calls.map(self._observe, live)
-        ready: list[tuple[_Live, Prompt, _Seen, float]] = []
+        builder, record = self.policy.builder, self.cfg.record_elements
+        seen = self.calls.map(lambda x: observe(x.device, builder, record_elements=record), live)
+        ready: list[tuple[_Live, Prompt, Seen, float]] = []
         for x, o in zip(live, seen, strict=True):
             if not o.ok:
-                x.lose(o.error)
+                x.state.lose(o.error)
                 continue
-            x.screens.append(o.value.resized)
-            del x.screens[: -self.policy.builder.cfg.screenshots]
-            elements = o.value.elements if self.show_elements else None
-            prompt = self.policy.builder.build(
-                x.task.instruction, x.screens, x.history, o.value.screen_size, elements
-            )
-            ready.append((x, prompt, o.value, o.seconds))
+            ready.append((x, x.state.prompt(builder, o.value), o.value, o.seconds))
         if not ready:
             return
         seeds = [episode_seed(run_seed, step, x.result.group, x.result.member, index) for x, *_ in ready]
@@ -292,106 +182,34 @@ class _Player:
         sample_s = time.perf_counter() - t0
         acting: list[tuple[_Live, Any]] = []
         for (x, prompt, seen_now, observe_s), comp in zip(ready, comps, strict=True):
-            parsed = self._parse(prompt, comp)
-            self._record(x, prompt, seen_now, comp, parsed, {"observe": observe_s, "sample": sample_s})
-            if not self._control(x, parsed) and not isinstance(parsed, Invalid):
+            timing = {"observe": observe_s, "sample": sample_s}
+            parsed = x.state.decide(prompt, comp, seen_now, timing)
+            if needs_device(parsed):
                 acting.append((x, parsed))
         self._act(acting)
         for x, *_ in ready:
-            self._check_limits(x)
-
-    def _parse(self, prompt: Prompt, comp: Completion) -> object:
-        return parse_action(
-            comp.text,
-            family=self.policy.family,
-            image_size=prompt.model_image_size,
-            screen_size=prompt.screen_size,
-            elements=prompt.elements,
-            action_format=self.policy.builder.action_format,
-        )
-
-    def _record(
-        self, x: _Live, prompt: Prompt, seen: _Seen, comp: Completion, parsed: object, timing: dict
-    ) -> None:
-        valid = not isinstance(parsed, Invalid)
-        x.result.steps.append(
-            Step(
-                prompt_text=prompt.text,
-                images_png=[png_bytes(im) for im in prompt.images],
-                screen_size=prompt.screen_size,
-                model_image_size=prompt.model_image_size,
-                completion_ids=comp.token_ids,
-                logprobs=comp.logprobs,
-                output_text=comp.text,
-                action=repr(parsed) if valid else f"Invalid({parsed.reason!r})",
-                valid=valid,
-                elements=[e.describe() for e in seen.elements or []],
-                prompt_tokens=comp.prompt_tokens,
-                timing=dict(timing),
-            )
-        )
-        if valid:  # the streak of invalid outputs resets once the device has carried the action out
-            x.history.append(history_line(comp.text))
-        else:
-            self._mark_invalid(x, parsed.reason)
-
-    @staticmethod
-    def _mark_invalid(x: _Live, reason: str) -> None:
-        step = x.result.steps[-1]
-        if step.valid:  # a parsed action the device refused
-            step.valid = False
-            step.action = f"Invalid({reason!r})"
-            x.history[-1] = f"(invalid action: {reason})"
-        else:
-            x.history.append(f"(invalid output: {reason})")
-        x.result.invalid_actions += 1
-        x.invalid_streak += 1
-
-    @staticmethod
-    def _control(x: _Live, parsed: object) -> bool:
-        if isinstance(parsed, Terminate):
-            x.result.claimed_status = parsed.status
-            x.end("terminate")
-            return True
-        if isinstance(parsed, Answer):
-            x.result.answer = parsed.text
-            x.end("answer")
-            return True
-        return False
+            x.state.check_limits(self.cfg.max_invalid_in_a_row, self.cfg.max_steps or x.task.max_steps)
 
     def _act(self, acting: list[tuple[_Live, Any]]) -> None:
         def act(item: tuple[_Live, Any]) -> tuple[float, str | None]:
             x, action = item
             t0 = time.perf_counter()
-            try:
-                x.device.execute(action)
-            except InvalidAction as e:  # the device refused the action (e.g. an unknown app): invalid output
-                return time.perf_counter() - t0, str(e)
+            refused = execute(x.device, action)
             t1 = time.perf_counter()
-            if self.settle_s > 0:
+            if refused is None and self.settle_s > 0:
                 time.sleep(self.settle_s)
-            return t1 - t0, None
+            return t1 - t0, refused
 
         for (x, _), o in zip(acting, self.calls.map(act, acting), strict=True):
             if not o.ok:
-                x.lose(o.error)
+                x.state.lose(o.error)
                 continue
             act_s, refused = o.value
             x.result.steps[-1].timing.update(act=act_s, settle=o.seconds - act_s)
             if refused is not None:
-                self._mark_invalid(x, refused)
+                x.state.refuse(refused)
             else:
-                x.invalid_streak = 0
-
-    def _check_limits(self, x: _Live) -> None:
-        if x.done:
-            return
-        limit = self.cfg.max_invalid_in_a_row
-        if limit is not None and x.invalid_streak >= limit:
-            x.end("invalid_limit")
-        elif len(x.result.steps) >= (self.cfg.max_steps or x.task.max_steps):
-            x.result.truncated = True
-            x.end("max_steps")
+                x.state.acted()
 
     def score(self) -> None:
         """Run each scorable episode's checker on its device (concurrently); a failing read loses it."""
@@ -409,20 +227,21 @@ class _Player:
             if o.ok:
                 x.result.score, x.result.progress_end, x.result.side_effects = o.value
             else:
-                x.lose(o.error)
+                x.state.lose(o.error)
 
 
-def _lives(groups: list[GroupSpec]) -> list[_Live]:
+def _lives(groups: list[GroupSpec], policy: Policy) -> list[_Live]:
     lives = []
     for g in groups:
         for m, device in enumerate(g.devices):
             res = EpisodeResult(g.task.name, dict(g.task.params), g.task.instruction, g.seed, g.group, m)
             res.start_hash = g.start_hashes[m] if m < len(g.start_hashes) else None
             initial = g.initial_states[m] if g.initial_states else g.initial_state
-            live = _Live(g.task, device, initial, res)
+            state = EpisodeState(g.task.instruction, res, policy.family, policy.builder.action_format)
+            live = _Live(g.task, device, initial, state)
             error = g.setup_errors[m] if m < len(g.setup_errors) else None
             if error is not None:
-                live.lose(DeviceError(f"setup failed: {error}"))
+                live.state.lose(DeviceError(f"setup failed: {error}"))
             lives.append(live)
     return lives
 
@@ -437,14 +256,14 @@ def play_groups(
     max_steps: int | None = None,
     max_batch: int | None = None,
     threads: int | None = None,
-    config: RolloutConfig | None = None,
+    config: PlayConfig | None = None,
 ) -> list[EpisodeResult]:
     """Play every member of every group to the end; return one result per episode, group-major.
 
     ``max_steps``, ``max_batch`` and ``threads`` (device threads; 0 means the default) override the
     matching ``config`` fields.
     """
-    cfg = config or RolloutConfig()
+    cfg = config or PlayConfig()
     overrides: dict[str, Any] = {}
     if max_steps is not None:
         overrides["max_steps"] = max_steps
@@ -453,7 +272,7 @@ def play_groups(
     if threads:
         overrides["io_threads"] = threads
     cfg = dataclasses.replace(cfg, **overrides)
-    lives = _lives(groups)
+    lives = _lives(groups, policy)
     player = _Player(policy, cfg, lives)
     try:
         player.begin()
@@ -465,3 +284,65 @@ def play_groups(
     finally:
         player.calls.close()
     return [x.result for x in lives]
+
+
+DeviceFactory = Callable[[int, str], Device]
+"""Makes the device a group starts from, given its seed and the sim resolution (forked G times)."""
+
+
+@dataclass
+class GroupJob:
+    """One group to play: the task instance, the seed of the device it starts on, its global index."""
+
+    task: Task
+    device_seed: int
+    group: int
+    size: int
+
+
+def sim_device(seed: int, resolution: str) -> Device:
+    """The default ``DeviceFactory``: one PhoneSim."""
+    return SimDevice(seed=seed, resolution=resolution)
+
+
+def play_jobs(
+    policy: Policy,
+    jobs: list[GroupJob],
+    make_device: DeviceFactory,
+    resolution: str,
+    *,
+    run_seed: int,
+    step: int,
+    greedy: bool,
+    max_steps: int | None,
+) -> list[EpisodeResult]:
+    """Set up and fork each job's start device, play all groups batched, close the devices.
+
+    The in-process path of training and the body of a Ray rollout worker (``gui_grpo.train.ray_workers``).
+    """
+    groups = [
+        start_group(j.task, j.device_seed, j.group, j.size, _factory(make_device, j.device_seed, resolution))
+        for j in jobs
+    ]
+    try:
+        return play_groups(policy, groups, run_seed=run_seed, step=step, greedy=greedy, max_steps=max_steps)
+    finally:
+        for g in groups:
+            for d in g.devices:
+                d.close()
+
+
+def _factory(make_device: DeviceFactory, seed: int, resolution: str) -> Callable[[], Device]:
+    return lambda: make_device(seed, resolution)
+
+
+def lost_results(job: GroupJob, why: str) -> list[EpisodeResult]:
+    """The episodes of a group that could not be played (its worker was lost): recorded, scored 0, kept out
+    of the statistics."""
+    t = job.task
+    return [
+        EpisodeResult(
+            t.name, dict(t.params), t.instruction, job.device_seed, job.group, m, lost=why, end_reason="lost"
+        )
+        for m in range(job.size)
+    ]
