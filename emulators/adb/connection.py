@@ -1,19 +1,26 @@
 """One ADB connection on the device side: handshake, optional RSA auth, and the stream table.
 
 The reader thread owns the socket's input. Each stream's worker thread writes its output as WRTE chunks of
-at most the negotiated ``maxdata`` and waits for the host's OKAY after each one (flow control).
+at most the negotiated ``maxdata`` and waits for the host's OKAY after each one (flow control). The host must
+do the same: a second WRTE on a stream before we acknowledged the first drops the connection, so host data
+buffered per stream is one payload at most. A send the host does not take within ``io_timeout_s`` drops it
+too. Streams past ``limits.max_streams`` are refused with CLSE; the server (``AdbServer``) enforces the
+handshake deadline.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 
-from emulators.adb.auth import BadPublicKey, decode_android_pubkey, public_key_id, verify_token_signature
+from emulators.adb.auth import BadPublicKey, verify_token_signature
+from emulators.adb.keys import OfferedKey
 from emulators.adb.protocol import (
     A_AUTH,
     A_CLSE,
@@ -59,6 +66,14 @@ class Connection:
         self._streams_lock = threading.Lock()
         self._next_id = 1
         self._closed = threading.Event()
+        self._close_lock = threading.Lock()
+        self.accepted_at = time.monotonic()
+        self.online = False  # CNXN sent: the handshake deadline no longer applies
+        try:
+            host, port = sock.getpeername()[:2]
+            self.peer = f"{host}:{port}"
+        except OSError:
+            self.peer = "unknown host"
         self._thread = threading.Thread(target=self._run, daemon=True, name="adb-conn")
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -69,9 +84,10 @@ class Connection:
         self._thread.join(timeout)
 
     def close(self) -> None:
-        if self._closed.is_set():
-            return
-        self._closed.set()
+        with self._close_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -109,9 +125,13 @@ class Connection:
         try:
             self.sock.settimeout(self.config.io_timeout_s)  # a silent host must not hold a thread forever
             if self._handshake():
-                self.sock.settimeout(None)
+                self.sock.settimeout(None)  # an idle host may stay; one that stops reading may not:
+                seconds = max(1, int(self.config.io_timeout_s))
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", seconds, 0))
                 self._serve()
-        except (ProtocolError, ConnectionClosed, OSError) as e:
+        except ProtocolError as e:
+            log.info("dropped ADB host %s: %s", self.peer, e)
+        except (ConnectionClosed, OSError) as e:
             log.debug("adb connection ends: %s", e)
         finally:
             self.close()
@@ -135,11 +155,21 @@ class Connection:
             raise ProtocolError("CNXN checksum does not match its payload")
         if self.config.trusted_keys is not None and not self._authenticate():
             return False
+        self.online = True
         self.send(Message(A_CNXN, self.version, self.maxdata, self.config.banner))
         return True
 
+    def handshake_expired(self, now: float) -> bool:
+        """Whether the host has not completed the handshake within ``limits.handshake_timeout_s``."""
+        return not self.online and now - self.accepted_at > self.config.limits.handshake_timeout_s
+
     def _authenticate(self) -> bool:
-        trusted = {public_key_id(k): k for k in self.config.trusted_keys or []}
+        """Only a signature of the current token by a trusted key lets the host in; a new token after each
+        wrong one, as adbd does. An offered public key proves nothing: it is refused, or (``accept_new``)
+        put on the pending list; once a person accepts it the host gets a fresh token and must sign it, so a
+        host that merely knows someone's public key never gets in."""
+        keys = self.config.trusted_keys
+        assert keys is not None
         for _ in range(MAX_AUTH_ATTEMPTS):
             token = os.urandom(20)
             self.send(Message(A_AUTH, AUTH_TOKEN, 0, token))
@@ -147,15 +177,46 @@ class Connection:
             while msg.command != A_AUTH:
                 msg = self._read()
             if msg.arg0 == AUTH_SIGNATURE:
-                if any(verify_token_signature(k, token, msg.data) for k in trusted.values()):
+                if any(verify_token_signature(k, token, msg.data) for k in keys.current()):
                     return True
             elif msg.arg0 == AUTH_RSAPUBLICKEY:
-                try:
-                    key = decode_android_pubkey(msg.data)
-                except BadPublicKey:
+                if not self._key_offered(msg.data):
                     return False
-                return public_key_id(key) in trusted
         return False
+
+    def _key_offered(self, data: bytes) -> bool:
+        """True once the offered key is accepted (the host is then asked to sign); False: refuse it."""
+        keys = self.config.trusted_keys
+        assert keys is not None
+        try:
+            offered = OfferedKey.parse(data)
+        except BadPublicKey as e:
+            log.info("ADB host %s offered a malformed public key: %s", self.peer, e)
+            return False
+        if keys.trusts(offered.key):
+            log.info("refused ADB host %s: it offered trusted key %s without signing the token (a public key "
+                     "is no proof)", self.peer, offered.fingerprint)
+            return False
+        if not keys.accept_new:
+            log.info("refused ADB host %s: key %s (%s) is not trusted (`sim serve --accept-new-keys pending` "
+                     "would put it on a pending list)", self.peer, offered.fingerprint, offered.comment)
+            return False
+        keys.add_pending(offered, self.peer)
+        while not self._closed.wait(0.2):  # until accepted, the host leaves, or the handshake deadline
+            if self._peer_left():
+                return False
+            if keys.trusts(offered.key):
+                log.info("key %s accepted; asking %s to sign a new token", offered.fingerprint, self.peer)
+                return True
+        return False
+
+    def _peer_left(self) -> bool:
+        """Whether the host closed its end (nothing is consumed; never blocks)."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], 0)
+            return bool(readable) and self.sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     # -- streams -------------------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -175,6 +236,9 @@ class Connection:
                 elif msg.command == A_WRTE and stream.discard_input:
                     self.send(Message(A_OKAY, stream.dev_id, stream.host_id))
                 elif msg.command == A_WRTE:
+                    if stream.unread_input():
+                        raise ProtocolError(f"wrote to stream {stream.dev_id} again before its OKAY "
+                                            "(flow control)")
                     stream.inbox.put(msg.data)
                 else:
                     self.forget_stream(stream.dev_id)
@@ -185,6 +249,11 @@ class Connection:
     def _open(self, msg: Message) -> None:
         destination = msg.data.rstrip(b"\0").decode("utf-8", errors="surrogateescape")
         with self._streams_lock:
+            if len(self._streams) >= self.config.limits.max_streams:
+                log.info("ADB host %s has %d streams open (the limit): refused %r", self.peer,
+                         len(self._streams), destination[:80])
+                self.send(Message(A_CLSE, 0, msg.arg0))
+                return
             dev_id = self._next_id
             self._next_id += 1
             stream = Stream(self, dev_id, msg.arg0)

@@ -3,8 +3,13 @@
 One thread accepts connections; each connection has a reader thread, and each open stream a worker thread,
 so several streams and connections run at once (calls into one device are serialised by a lock). Services:
 ``shell:CMD`` (legacy shell: raw output, no exit status), ``exec:CMD`` (binary-clean) and ``sync:``. No
-``shell_v2`` is advertised, so clients use the plain services. Optional RSA auth accepts only keys listed in
-a trusted-keys file.
+``shell_v2`` is advertised, so clients use the plain services. Optional RSA auth lets in only a host that
+signs the current token with a trusted key (``TrustedKeys``: a list, or a keys file reread on change); with
+``accept_new_keys="pending"`` an offered key waits in ``KEYS_FILE.pending`` for a person to accept it.
+
+Resources are bounded by ``ServerLimits``: connections beyond ``max_connections`` are closed as soon as they
+are accepted, a host that has not finished its handshake (auth included) ``handshake_timeout_s`` after it
+connected is dropped, streams per connection and sync pushes are capped (see ``Connection`` and ``sync``).
 """
 
 from __future__ import annotations
@@ -13,23 +18,26 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from emulators.adb.auth import load_trusted_keys
 from emulators.adb.connection import Connection
 from emulators.adb.faults import FaultPlan, reset_connection
+from emulators.adb.keys import TrustedKeys
 from emulators.adb.protocol import MAX_PAYLOAD, VERSION_SKIP_CHECKSUM
-from emulators.adb.stream import ServerConfig
+from emulators.adb.stream import ServerConfig, ServerLimits
 from emulators.device import Device
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 6555
 PORT_STEP = 2  # as emulators space their adb ports
+REAP_EVERY_S = 0.2  # how often connections past their handshake deadline are looked for
+NEW_KEY_POLICIES = ("refuse", "pending")
 
 
 @dataclass(frozen=True)
@@ -45,18 +53,29 @@ class Banner:
                 f"ro.product.device={self.device};features=\0").encode()
 
 
+def _trusted(keys: Sequence[rsa.RSAPublicKey] | TrustedKeys | None) -> TrustedKeys | None:
+    if keys is None or isinstance(keys, TrustedKeys):
+        return keys
+    return TrustedKeys(keys=list(keys))
+
+
 class AdbServer:
-    """Serves one device on ``host:port`` (port 0 picks a free one) until ``close``."""
+    """Serves one device on ``host:port`` (port 0 picks a free one) until ``close``.
+
+    ``trusted_keys`` (a list of public keys, or ``TrustedKeys``) turns auth on: only a host that signs the
+    token with one of them connects. ``limits`` bounds what hosts may take (``ServerLimits``' defaults).
+    """
 
     def __init__(self, device: Device, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-                 trusted_keys: Sequence[rsa.RSAPublicKey] | None = None, maxdata: int = MAX_PAYLOAD,
+                 trusted_keys: Sequence[rsa.RSAPublicKey] | TrustedKeys | None = None,
+                 limits: ServerLimits | None = None, maxdata: int = MAX_PAYLOAD,
                  version: int = VERSION_SKIP_CHECKSUM, banner: Banner | None = None,
                  io_timeout_s: float = 30.0, faults: FaultPlan | None = None) -> None:
         self.device = device
         self.config = ServerConfig(
             version=version, maxdata=min(maxdata, MAX_PAYLOAD), banner=(banner or Banner()).encode(),
-            trusted_keys=None if trusted_keys is None else list(trusted_keys), io_timeout_s=io_timeout_s,
-            faults=None if faults is None else faults.injector(),
+            trusted_keys=_trusted(trusted_keys), io_timeout_s=io_timeout_s,
+            faults=None if faults is None else faults.injector(), limits=limits or ServerLimits(),
         )
         self.device_lock = threading.Lock()
         self._connections: set[Connection] = set()
@@ -74,15 +93,25 @@ class AdbServer:
         return f"{self.host}:{self.port}"
 
     def _accept_loop(self) -> None:
+        reaped_at = time.monotonic()
         while not self._closed.is_set():
+            now = time.monotonic()
+            if now - reaped_at >= REAP_EVERY_S:
+                self._reap(now)
+                reaped_at = now
             try:
-                sock, _peer = self._listener.accept()
+                sock, peer = self._listener.accept()
             except TimeoutError:
                 continue
             except OSError:
                 break
             if self.config.faults is not None and self.config.faults.refuse():
                 reset_connection(sock)
+                continue
+            if self.connection_count >= self.config.limits.max_connections:
+                log.info("refused ADB host %s:%s on %s: %d connections open (the limit)", peer[0], peer[1],
+                         self.address, self.config.limits.max_connections)
+                sock.close()
                 continue
             # replies are several small messages (OKAY, WRTE, CLSE): without this, Nagle's algorithm holds
             # each one back until the host's delayed ACK, ~40 ms per shell round trip
@@ -94,6 +123,15 @@ class AdbServer:
                     break
                 self._connections.add(conn)
             conn.start()
+
+    def _reap(self, now: float) -> None:
+        """Drop the connections that have not finished their handshake in time."""
+        with self._lock:
+            late = [c for c in self._connections if c.handshake_expired(now)]
+        for conn in late:
+            log.info("dropped ADB host %s: no handshake within %g s", conn.peer,
+                     self.config.limits.handshake_timeout_s)
+            conn.close()
 
     def _forget(self, conn: Connection) -> None:
         with self._lock:
@@ -154,12 +192,23 @@ class ServedDevices:
 
 def serve_devices(devices: Sequence[Device], host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                   port_step: int = PORT_STEP, trusted_keys_file: str | os.PathLike[str] | None = None,
+                  accept_new_keys: Literal["refuse", "pending"] = "refuse",
                   **server_options: Any) -> ServedDevices:
     """Serve ``devices[i]`` on ``port + i * port_step`` (every one on a free port when ``port`` is 0).
 
-    With ``trusted_keys_file`` (``adbkey.pub`` lines) hosts must authenticate with one of those keys.
+    With ``trusted_keys_file`` (``adbkey.pub`` lines, reread when it changes) a host must sign the token
+    with one of those keys. A key a host offers instead is refused (``accept_new_keys="refuse"``) or, with
+    ``"pending"``, written to ``KEYS_FILE.pending`` and logged, trusted only once a person accepts it
+    (``gui-grpo sim keys accept``). Raises ``FileNotFoundError``/``BadPublicKey`` for a bad keys file,
+    ``ValueError`` for ``"pending"`` without one, ``OSError`` when a port cannot be bound. Other options
+    (``limits``, ``io_timeout_s``, ...) go to every ``AdbServer``.
     """
-    trusted = None if trusted_keys_file is None else load_trusted_keys(trusted_keys_file)
+    if accept_new_keys not in NEW_KEY_POLICIES:
+        raise ValueError(f"accept_new_keys is 'refuse' or 'pending', got {accept_new_keys!r}")
+    if accept_new_keys == "pending" and trusted_keys_file is None:
+        raise ValueError("accept_new_keys='pending' needs a trusted_keys_file (pending keys wait beside it)")
+    trusted = None if trusted_keys_file is None else TrustedKeys(trusted_keys_file,
+                                                                 accept_new=accept_new_keys == "pending")
     servers: list[AdbServer] = []
     try:
         for i, device in enumerate(devices):

@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from emulators.adb.faults import FaultInjector
+from emulators.adb.keys import TrustedKeys
 from emulators.adb.protocol import A_CLSE, A_OKAY, A_WRTE, Message, StreamClosed
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one served device gives its hosts at most; past a limit it refuses, and serves the rest."""
+
+    max_connections: int = 64
+    """Open host connections; one more is closed as soon as it is accepted."""
+    max_streams: int = 32
+    """Open streams per connection; one more OPEN is answered with CLSE, as for an unknown service."""
+    max_push_bytes: int = 256 << 20
+    """The served device's storage for files pushed over sync: a SEND that would fill it past this fails
+    with "No space left on device" (and is not buffered further)."""
+    handshake_timeout_s: float = 20.0
+    """From accept to CNXN (auth included, and a pending key's wait): one deadline, however the bytes drip."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"ServerLimits.{f.name} must be a positive number, got {value!r}")
 
 
 @dataclass
@@ -22,9 +42,10 @@ class ServerConfig:
     version: int
     maxdata: int
     banner: bytes
-    trusted_keys: list[rsa.RSAPublicKey] | None
+    trusted_keys: TrustedKeys | None
     io_timeout_s: float
     faults: FaultInjector | None = None  # tests only: see emulators.adb.faults
+    limits: ServerLimits = field(default_factory=ServerLimits)
 
 
 class StreamLink(Protocol):
@@ -64,6 +85,10 @@ class Stream:
                 raise StreamClosed(f"host did not acknowledge stream {self.dev_id} in time")
             if self.closed:
                 raise StreamClosed(f"stream {self.dev_id} closed")
+
+    def unread_input(self) -> bool:
+        """Whether host data is waiting that the service has not taken (and so not acknowledged) yet."""
+        return not self.inbox.empty()
 
     def read(self) -> bytes | None:
         """The next WRTE payload from the host (acknowledged), or None once the stream is closed."""
