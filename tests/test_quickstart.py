@@ -1,47 +1,90 @@
-"""The main job's smoke preset end to end: model built, warm start, GRPO, before/after table."""
+"""The main job's smoke preset end to end: model built, warm start, GRPO, before/after table; then the
+trained model used from another directory with no prompt flags, as a user would."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 
-def test_train_smoke_preset_end_to_end(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "gui_grpo", "train", "--preset", "smoke", "--out", "runs/smoke"]
-        + ["--no-progress"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+def gui_grpo(*argv: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gui_grpo", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    root = tmp_path_factory.mktemp("quickstart")
+    proc = gui_grpo("train", "--preset", "smoke", "--out", "runs/smoke", "--no-progress", cwd=root)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = tmp_path / "runs" / "smoke"
-    assert (tmp_path / "runs" / "tiny" / "config.json").is_file()  # built because it was absent
+    return root, proc
+
+
+def test_train_smoke_preset_end_to_end(smoke: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    root, proc = smoke
+    run = root / "runs" / "smoke"
+    assert (root / "runs" / "tiny" / "config.json").is_file()  # built because it was absent
     assert (run / "warm_start" / "config.json").is_file()
     assert (run / "grpo" / "final" / "adapter_config.json").is_file()
     summary = json.loads((run / "quickstart.json").read_text())
     for key in ("before_test", "after_test"):
         assert 0.0 <= summary[key]["success_rate"] <= 1.0 and len(summary[key]["success_ci95"]) == 2
+    assert summary["code_version"]
     assert "warm start, test-split params" in proc.stdout and "GRPO, test-split params" in proc.stdout
     assert "run directory" in proc.stdout
     # --no-progress reaches the preset's GRPO phase: a line per step on stdout, no tqdm bar on stderr.
     assert "step=1" in proc.stdout and "step/s" not in proc.stderr
 
 
-def test_preset_takes_out_and_seed_from_set_or_flags_and_refuses_the_rest(monkeypatch, capsys):
-    from gui_grpo.cli import main as cli
-    from gui_grpo.cli import quickstart
+def _episodes(directory: Path) -> list[tuple]:
+    rows = [json.loads(line) for line in (directory / "episodes.jsonl").read_text().splitlines()]
+    return [(r["success"], r["actions"]) for r in rows]
 
-    ran = []
-    monkeypatch.setattr(quickstart, "run_quickstart", lambda preset: ran.append(preset))
-    assert cli.main(["train", "--preset", "smoke", "--set", "out=runs/elsewhere", "--set", "seed=3"]) == 0
-    assert ran[-1].name == "smoke" and ran[-1].out == "runs/elsewhere" and ran[-1].seed == 3
-    assert cli.main(["train", "--preset", "smoke", "--out", "runs/b", "--seed", "2", "--no-progress"]) == 0
-    assert (ran[-1].out, ran[-1].seed, ran[-1].progress_bar) == ("runs/b", 2, False)
-    for argv in (["--set", "seed=two"], ["--set", "optim.lr=0.1"], ["--lr", "0.1"]):
-        assert cli.main(["train", "--preset", "smoke", *argv]) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("gui-grpo train: error:") and "\n" not in err
-    assert len(ran) == 2
+
+def test_the_trained_model_is_used_as_trained_from_any_directory(
+    smoke: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    root, _ = smoke
+    run = root / "runs" / "smoke"
+    elsewhere = root / "elsewhere"
+    elsewhere.mkdir()
+    for directory in (run / "warm_start", run / "grpo" / "final"):  # each carries how it is to be used
+        usage = json.loads((directory / "gui_grpo.json").read_text())
+        trained = {"observation": "pixels+elements", "action_format": "json", "max_pixels": 40_000}
+        assert trained.items() <= usage["prompt"].items()
+        assert usage["sim_resolution"] == "small" and usage["max_new_tokens"] == 24
+    adapter_config = json.loads((run / "grpo" / "final" / "adapter_config.json").read_text())
+    assert Path(adapter_config["base_model_name_or_path"]).is_absolute()
+
+    seed = json.loads((run / "quickstart.json").read_text())["preset"]["grpo"]["seed"] + 7
+    model, adapter = "../runs/smoke/warm_start", "../runs/smoke/grpo/final"
+    proc = gui_grpo("eval", "--model", model, "--adapter", adapter, "--suite", "smoke", "--episodes", "4",
+                    "--devices", "sim:4", "--seed", str(seed), "--max-steps", "4", "--out", "eval",
+                    cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ours = json.loads((elsewhere / "eval" / "summary.json").read_text())
+    theirs = json.loads((run / "eval_grpo_test" / "summary.json").read_text())
+    assert ours["overall"] == theirs["overall"]
+    assert _episodes(elsewhere / "eval") == _episodes(run / "eval_grpo_test")
+
+    proc = gui_grpo("eval", "--model", model, "--adapter", adapter, "--observation", "pixels",
+                    "--out", "bad", cwd=elsewhere)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    conflict = ("--observation pixels contradicts the model, which was trained with --observation "
+                "pixels+elements")
+    assert conflict in proc.stderr
+    assert not (elsewhere / "bad").exists()
+
+    proc = gui_grpo("run", "--device", "sim:1", "--task", "Turn on airplane mode", "--model", model,
+                    "--adapter", adapter, "--dry-run", "--max-steps", "2", "--out", "agent", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trajectory saved in agent" in proc.stdout
+
+    proc = gui_grpo("export", "--adapter", adapter, "--out", "merged", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    merged = json.loads((elsewhere / "merged" / "gui_grpo.json").read_text())
+    assert merged["trained_by"] == "export" and merged["prompt"]["observation"] == "pixels+elements"

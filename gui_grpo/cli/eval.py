@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from gui_grpo.cli.main import UserError
+from gui_grpo.cli.model_flags import add_model_flags, model_usage
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "invalid-action, false-completion and side-effect rates, lost devices), OUT/episodes.jsonl and "
         "one trajectory per episode under OUT/episodes/. `gui-grpo report OUT` renders it.",
     )
-    p.add_argument("--model", required=True, help="checkpoint directory")
-    p.add_argument("--adapter", help="LoRA adapter directory to apply on the model")
+    add_model_flags(p)
     p.add_argument("--suite", default="smoke", help="task suite (default smoke; `gui-grpo tasks list`)")
     p.add_argument("--split", default="test", help="train, test, heldout or all (default test)")
     p.add_argument("--episodes", type=int, default=8, help="task instances to play (default 8)")
@@ -30,26 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0, help="instances, sim seeds and sampling seeds (default 0)")
     p.add_argument("--max-steps", type=int, help="step cap per episode (default: each task's own)")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--observation", choices=["pixels", "pixels+elements"], default="pixels")
-    p.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"])
-    p.add_argument("--max-pixels", type=int, help="screenshot pixel budget of the model")
-    p.add_argument("--sim-resolution", choices=["small", "default"], default="small")
     p.add_argument("--report", action="store_true", help="also write OUT/report.html")
     p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace):  # -> EvalConfig
     from gui_grpo.eval.evaluate import EvalConfig
-    from gui_grpo.policy.prompts import PromptConfig
 
-    if not Path(args.model).is_dir():
-        raise UserError(f"model directory {args.model} does not exist")
-    if args.adapter is not None and not Path(args.adapter).is_dir():
-        raise UserError(f"adapter directory {args.adapter} does not exist")
-    prompt: dict = {"observation": args.observation, "action_format": args.action_format}
-    if args.max_pixels is not None:
-        prompt["max_pixels"] = args.max_pixels
+    usage = model_usage(args)
     try:
         return EvalConfig(
             model=args.model,
@@ -62,10 +50,10 @@ def build_config(args: argparse.Namespace):  # -> EvalConfig
             seed=args.seed,
             sample=args.sample,
             temperature=args.temperature,
-            max_new_tokens=args.max_new_tokens,
+            max_new_tokens=usage.max_new_tokens,
             max_steps=args.max_steps,
-            sim_resolution=args.sim_resolution,
-            prompt=PromptConfig(**prompt),
+            sim_resolution=usage.sim_resolution,
+            prompt=usage.prompt,
         )
     except ValueError as e:
         raise UserError(f"bad evaluation settings: {e}") from e

@@ -23,11 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gui_grpo.policy.usage import UsageError
     from gui_grpo.train.export import ExportError, export_merged
 
     try:
         out = export_merged(args.adapter, args.out, base=args.model, dtype=args.dtype, overwrite=args.force)
-    except ExportError as e:
+    except (ExportError, UsageError) as e:
         raise UserError(str(e)) from e
     print(f"wrote the merged model to {out}")
     return 0

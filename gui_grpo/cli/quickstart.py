@@ -26,6 +26,7 @@ from typing import Any
 
 from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.policy.usage import code_version
 from gui_grpo.train.config import LossSection, OptimConfig, RolloutConfig, TrainConfig
 from gui_grpo.train.sft import SftConfig
 
@@ -275,6 +276,7 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     summary = {
         "preset": dataclasses.asdict(preset),
         "minutes": round(minutes, 2),
+        "code_version": code_version(),
         "table": table,
         **{k: v["overall"] for k, v in results.items() if v},
     }

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from gui_grpo.cli.main import UserError
+from gui_grpo.cli.model_flags import add_model_flags, model_usage
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", required=True, help="adb:HOST:PORT, serial:SERIAL or sim:1")
     p.add_argument("--task", required=True, help="the instruction, e.g. \"Turn on airplane mode\"")
-    p.add_argument("--model", required=True, help="checkpoint directory")
-    p.add_argument("--adapter", help="LoRA adapter directory")
+    add_model_flags(p, sim_resolution=False)
     p.add_argument("--max-steps", type=int, default=15, help="step cap (default 15)")
     p.add_argument("--max-wait", type=float, default=5.0,
                    help="longest wait or long press in seconds (default 5)")
@@ -39,10 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="trajectory directory (default runs/agent/<time>)")
     p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-new-tokens", type=int, default=128)
-    p.add_argument("--observation", choices=["pixels", "pixels+elements"], default="pixels")
-    p.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"])
-    p.add_argument("--max-pixels", type=int)
     p.set_defaults(func=run)
 
 
@@ -56,7 +52,7 @@ def ask_stdin(question: str) -> str:
     return answer if answer in ("y", "q") else "n"
 
 
-def _open_device(spec_text: str):
+def _open_device(spec_text: str, sim_resolution: str):
     from emulators.phonesim import SimDevice
     from emulators.specs import parse_device_spec
 
@@ -65,22 +61,18 @@ def _open_device(spec_text: str):
         raise UserError(f"run drives exactly one device: give adb:HOST:PORT, serial:SERIAL or sim:1, "
                         f"not {spec}")
     if spec.kind == "sim":
-        return SimDevice(seed=0)
+        return SimDevice(seed=0, resolution=sim_resolution)  # the screen size the model was trained on
     from emulators.adb import connect_devices
 
     return connect_devices(spec)[0]
 
 
-def _policy(args: argparse.Namespace):
+def _policy(args: argparse.Namespace, usage):
     from gui_grpo.eval.evaluate import EvalConfig, load_eval_policy
     from gui_grpo.policy.model import ModelLoadError
-    from gui_grpo.policy.prompts import PromptConfig
 
-    prompt: dict = {"observation": args.observation, "action_format": args.action_format}
-    if args.max_pixels is not None:
-        prompt["max_pixels"] = args.max_pixels
-    cfg = EvalConfig(model=args.model, adapter=args.adapter, out="", max_new_tokens=args.max_new_tokens,
-                     prompt=PromptConfig(**prompt))
+    cfg = EvalConfig(model=args.model, adapter=args.adapter, out="", max_new_tokens=usage.max_new_tokens,
+                     prompt=usage.prompt)
     try:
         return load_eval_policy(cfg)
     except ModelLoadError as e:
@@ -108,8 +100,7 @@ def _describe_apps(allowed: frozenset[str] | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent
 
-    if not Path(args.model).is_dir():
-        raise UserError(f"model directory {args.model} does not exist")
+    usage = model_usage(args)
     try:
         safety = SafetyPolicy(
             allowed_keys=frozenset(SafetyPolicy().allowed_keys | set(args.allow_key)),
@@ -122,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(e)) from e
     print(_describe_apps(safety.allowed_apps))
     out = args.out or Path("runs/agent") / time.strftime("%Y%m%d-%H%M%S")
-    device = _open_device(args.device)  # before the model loads: an unreachable device fails fast
+    # Before the model loads: an unreachable device fails fast.
+    device = _open_device(args.device, usage.sim_resolution)
     try:
-        policy = _policy(args)
+        policy = _policy(args, usage)
         agent = AgentRun(args.task, out, safety, dry_run=args.dry_run,
                          confirm=ask_stdin if args.confirm else None, greedy=not args.sample, seed=args.seed)
         record = run_agent(device, policy, agent)

@@ -19,11 +19,9 @@ import dataclasses
 import json
 import math
 import random
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from emulators.phonesim import SimDevice
 from emulators.specs import DeviceSpec, parse_device_spec
 from gui_grpo.policy.engine import Policy
 from gui_grpo.policy.prompts import PromptConfig
+from gui_grpo.policy.usage import code_version
 from gui_grpo.rollout.group import GroupSpec, play_groups, start_group, start_group_on
 from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.rollout.trajectories import save_episode
@@ -98,27 +97,6 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
     lower = 0.0 if successes == 0 else max(0.0, centre - half)
     upper = 1.0 if successes == n else min(1.0, centre + half)
     return lower, upper
-
-
-def code_version() -> str:
-    """``git describe`` of the source tree when it is a checkout, else the installed package version."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        if out.returncode == 0 and out.stdout.strip():
-            return f"git:{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        return f"gui-grpo {metadata.version('gui-grpo')}"
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def load_eval_policy(cfg: EvalConfig) -> Policy:

@@ -1,16 +1,18 @@
 """Export: merge a LoRA adapter into its base weights and save a standard checkpoint.
 
 The result loads with ``AutoModelForImageTextToText.from_pretrained`` (and vLLM) without peft, and carries
-the base's processor so prompts are built exactly as in training.
+the base's processor and the adapter's ``gui_grpo.json`` so prompts are built exactly as in training.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 from gui_grpo.policy.model import ModelLoadError, load_policy
+from gui_grpo.policy.usage import load_usage, save_usage, usage_of
 
 
 class ExportError(Exception):
@@ -18,7 +20,11 @@ class ExportError(Exception):
 
 
 def adapter_base(adapter: Path) -> str:
-    """The base checkpoint an adapter was trained on, from its ``adapter_config.json``."""
+    """The base checkpoint an adapter was trained on: the absolute path in its ``gui_grpo.json``, else the
+    one in its ``adapter_config.json``."""
+    usage = load_usage(adapter)
+    if usage is not None and usage.base_model:
+        return usage.base_model
     config = adapter / "adapter_config.json"
     if not config.is_file():
         raise ExportError(f"{adapter} has no adapter_config.json: pass a directory holding a LoRA adapter")
@@ -58,6 +64,9 @@ def export_merged(
         shutil.rmtree(tmp)
     merged.save_pretrained(tmp)
     processor.save_pretrained(tmp)
+    usage, _ = usage_of(base, adapter)
+    if usage is not None:  # the merged model is used as the adapter was trained
+        save_usage(tmp, dataclasses.replace(usage, trained_by="export", base_model=None))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

@@ -32,6 +32,7 @@ from gui_grpo.policy.engine import HFEngine, Policy
 from gui_grpo.policy.logprobs import completion_logprobs
 from gui_grpo.policy.model import AdapterConfig, detect_family, load_policy
 from gui_grpo.policy.prompts import PromptBuilder, PromptConfig
+from gui_grpo.policy.usage import ModelUsage, absolute, code_version, save_usage
 from gui_grpo.rollout.group import play_groups, start_group
 from gui_grpo.train.demos import Demo, DemoSet
 from tasks.suites import instances
@@ -231,6 +232,18 @@ class SftTrainer:
             resolution=str(self.demos.manifest.get("resolution", "small")),
         )
 
+    def usage(self) -> ModelUsage:
+        """The settings the warm start was trained with: the demonstrations' prompts and resolution."""
+        return ModelUsage(
+            self.family,
+            self.demos.prompt_config,
+            max_new_tokens=self.cfg.max_new_tokens,
+            sim_resolution=str(self.demos.manifest.get("resolution", "small")),
+            trained_by="sft",
+            base_model=None if self.full else absolute(self.cfg.model),
+            code_version=code_version(),
+        )
+
     def save(self, summary: dict[str, Any]) -> Path:
         """Write the warm start atomically: full weights or the adapter, the processor, and sft.json."""
         out = Path(self.cfg.out)
@@ -240,6 +253,7 @@ class SftTrainer:
         tmp.mkdir(parents=True)
         self.model.save_pretrained(tmp)
         self.processor.save_pretrained(tmp)
+        save_usage(tmp, self.usage())
         (tmp / "sft.json").write_text(json.dumps(summary, indent=2, sort_keys=True))
         if out.exists():
             shutil.rmtree(out)
@@ -291,7 +305,7 @@ def run_sft(cfg: SftConfig, demos: DemoSet, log: Any = print) -> SftResult:
     summary = {
         "config": dataclasses.asdict(cfg),
         "full": trainer.full,
-        "base_model": cfg.model,
+        "base_model": absolute(cfg.model),
         "family": trainer.family,
         "prompt": dataclasses.asdict(demos.prompt_config),
         "demos": {k: demos.manifest.get(k) for k in ("suite", "split", "seeds_per_template", "steps")},

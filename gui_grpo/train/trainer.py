@@ -32,6 +32,7 @@ from emulators.specs import parse_device_spec
 from gui_grpo.policy.engine import HFEngine, Policy
 from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder
+from gui_grpo.policy.usage import ModelUsage, absolute, code_version, save_usage
 from gui_grpo.rollout.group import GroupJob, play_jobs, sim_device
 from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.train import checkpoint
@@ -342,6 +343,20 @@ class Trainer:
     def _export_files(self, path: Path) -> None:
         self.model.save_pretrained(path)
         self.processor.save_pretrained(path)
+        save_usage(path, self.usage())
+
+    def usage(self) -> ModelUsage:
+        """The settings this run trains with, saved beside every adapter it writes (``gui_grpo.json``)."""
+        cfg = self.cfg
+        return ModelUsage(
+            self.family,
+            cfg.prompt,
+            max_new_tokens=cfg.rollout.max_new_tokens,
+            sim_resolution=cfg.rollout.sim_resolution,
+            trained_by="grpo",
+            base_model=None if cfg.lora.full_finetune else absolute(cfg.model),
+            code_version=code_version(),
+        )
 
     def save_checkpoint(self) -> Path:
         """An atomic checkpoint of the current step under ``out/checkpoints``."""
