@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import types
 import warnings
@@ -205,7 +206,8 @@ def _load_base(path: Path, dtype: torch.dtype, device: torch.device) -> tuple[nn
     return model.to(device), processor
 
 
-def _enable_checkpointing(model: nn.Module) -> None:
+def enable_gradient_checkpointing(model: nn.Module) -> None:
+    """Recompute each layer's activations in the backward pass instead of keeping them."""
     # Non-reentrant: works with frozen embeddings under LoRA without enable_input_require_grads.
     kwargs = {"use_reentrant": False}
     if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.2x name
@@ -265,13 +267,35 @@ def load_policy(
     the adapter (peft ``modules_to_save``). The model is returned in eval mode; the tokenizer pads left.
     """
     family = detect_family(path)
-    path = Path(path)
+    torch_device = resolve_device(device)
+    # Absolute, so that an adapter saved from it names its base by a path that works from any directory.
+    base = Path(os.path.abspath(path))
+    model, processor = _load_base(base, resolve_dtype(dtype, torch_device), torch_device)
+    model = wrap_policy(
+        model,
+        lora=lora,
+        adapter=adapter,
+        gradient_checkpointing=gradient_checkpointing,
+        train_vision=train_vision,
+    )
+    return LoadedPolicy(model, processor, family)
+
+
+def wrap_policy(
+    model: nn.Module,
+    *,
+    lora: AdapterConfig | None = None,
+    adapter: str | Path | None = None,
+    gradient_checkpointing: bool = False,
+    train_vision: bool = False,
+) -> nn.Module:
+    """What ``load_policy`` does to a loaded base model (same arguments): adapter, LoRA, frozen vision
+    tower, the patch embedding as a product; returned in eval mode. For a base model built in memory
+    (``scripts/gpu_check.py`` builds released-size architectures from their configs)."""
     if lora is not None and lora.full_finetune:
         lora = None
-    torch_device = resolve_device(device)
-    model, processor = _load_base(path, resolve_dtype(dtype, torch_device), torch_device)
     if gradient_checkpointing:
-        _enable_checkpointing(model)
+        enable_gradient_checkpointing(model)
     if adapter is not None:
         model = _load_adapter(model, Path(adapter), trainable=lora is None)
         if lora is not None:
@@ -293,4 +317,4 @@ def load_policy(
         vision_tower(model).requires_grad_(train_vision)
     patch_embed_as_matmul(model)
     model.eval()
-    return LoadedPolicy(model, processor, family)
+    return model
