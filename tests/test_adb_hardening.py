@@ -208,6 +208,34 @@ def test_sim_serve_accept_new_keys_needs_require_auth(capsys: pytest.CaptureFixt
 
 # -- bad input: one clear error, no traceback ----------------------------------------------------------------
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # no traceback in a thread
+def test_sync_send_with_a_non_ascii_mode_fails_cleanly() -> None:
+    device = FakeDevice()
+    with AdbServer(device, port=0) as server:
+        client = RawClient(server.port)
+        client.connect()
+        client.send(A_OPEN, 5, 0, b"sync:\0")
+        remote = client.recv().arg0
+
+        def push(spec: str) -> bytes:
+            request = _sync_request(b"SEND", spec.encode())
+            client.send(A_WRTE, 5, remote, request + _sync_request(b"DATA", b"x") + _sync_request(b"DONE"))
+            assert client.recv().command == A_OKAY
+            reply = client.recv()
+            assert reply.command == A_WRTE, reply
+            client.send(A_OKAY, 5, reply.arg0)
+            return reply.data
+
+        for mode in ("\u00b2", "\u0661\u0662", "9" * 50, "-1", "0x1ff"):  # the session goes on after each
+            reply = push(f"/sdcard/x.bin,{mode}")
+            assert reply[:4] == b"FAIL" and b"mode" in reply and len(reply) < 200, reply
+        assert push("/sdcard/x.bin").startswith(b"FAIL")  # no mode at all
+        assert "/sdcard/x.bin" not in device.phone.state.files
+        assert push("/sdcard/y.bin,33188") == _sync_request(b"OKAY")
+        assert device.phone.state.files["/sdcard/y.bin"].data == b"x"
+        reply = push("/sdcard/x.bin," + "9" * 5000)  # longer than a path may be: FAIL, and the session ends
+        assert reply[:4] == b"FAIL" and b"too long" in reply and len(reply) < 200
+        assert client.recv().command == A_CLSE
 
 
 
@@ -258,6 +286,31 @@ def test_streams_beyond_the_cap_are_refused_and_the_rest_served(device: FakeDevi
         assert client.run(b"shell:echo again", local_id=4) == b"ran: echo again\n"
 
 
+def test_an_endless_send_is_cut_at_the_storage_limit(device: FakeDevice) -> None:
+    with AdbServer(device, port=0, limits=ServerLimits(max_push_bytes=100_000)) as server:
+        client = RawClient(server.port)
+        client.connect()
+        client.send(A_OPEN, 5, 0, b"sync:\0")
+        remote = client.recv().arg0
+        client.send(A_WRTE, 5, remote, _sync_request(b"SEND", b"/sdcard/big.bin,33188"))
+        assert client.recv().command == A_OKAY
+        chunk = _sync_request(b"DATA", bytes(60_000))
+        seen: list[bytes] = []
+        sent = 0
+        while sent < 50:
+            sent += 1
+            client.send(A_WRTE, 5, remote, chunk)
+            msg = client.recv()
+            while msg.command == A_WRTE:
+                seen.append(msg.data)
+                client.send(A_OKAY, 5, msg.arg0)
+                msg = client.recv()
+            if msg.command == A_CLSE:
+                break
+        assert sent <= 3 and seen and seen[0].startswith(b"FAIL")
+        assert b"No space left on device" in seen[0]
+        assert "/sdcard/big.bin" not in device.phone.state.files
+        assert client.run(b"shell:echo still here", local_id=6) == b"ran: echo still here\n"
 
 
 def test_a_host_that_ignores_flow_control_is_dropped(device: FakeDevice) -> None:
@@ -299,6 +352,23 @@ def test_a_dripping_handshake_is_cut_at_its_deadline(device: FakeDevice) -> None
         assert RawClient(server.port).connect().command == A_CNXN
 
 
+@needs_adb
+def test_real_adb_push_over_the_storage_limit_fails_with_a_message(tmp_path: Path) -> None:
+    adb = Adb(tmp_path / "home")
+    adb("start-server")
+    try:
+        with AdbServer(FakeDevice(), port=0, limits=ServerLimits(max_push_bytes=200_000)) as server:
+            adb("connect", server.address)
+            big = tmp_path / "big.bin"
+            big.write_bytes(os.urandom(1_000_000))
+            done = adb("-s", server.address, "push", str(big), "/sdcard/big.bin")
+            assert done.returncode != 0 and "No space left on device" in done.stdout + done.stderr
+            small = tmp_path / "small.bin"
+            small.write_bytes(os.urandom(1000))
+            assert adb("-s", server.address, "push", str(small), "/sdcard/small.bin").returncode == 0
+            adb("disconnect", server.address)
+    finally:
+        adb("kill-server")
 
 
 def test_default_limits_are_sane() -> None:

@@ -49,7 +49,7 @@ def _run_command(stream: Stream, produce: Callable[[], bytes]) -> None:
 
 
 def _run_sync(stream: Stream, device: Device, lock: threading.Lock) -> None:
-    session = SyncSession(file_access(device))
+    session = SyncSession(file_access(device), max_push_bytes=stream.conn.config.limits.max_push_bytes)
     try:
         while not session.finished:
             data = stream.read()

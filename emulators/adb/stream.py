@@ -25,8 +25,8 @@ class ServerLimits:
     max_streams: int = 32
     """Open streams per connection; one more OPEN is answered with CLSE, as for an unknown service."""
     max_push_bytes: int = 256 << 20
-    """The served device's storage for files pushed over sync: a SEND that would fill it past this fails
-    with "No space left on device" (and is not buffered further)."""
+    """The served device's storage for one file pushed over sync: a SEND whose data goes past this fails
+    with "No space left on device" at once and ends the sync session (nothing more of it is buffered)."""
     handshake_timeout_s: float = 20.0
     """From accept to CNXN (auth included, and a pending key's wait): one deadline, however the bytes drip."""
 

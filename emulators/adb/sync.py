@@ -3,6 +3,11 @@
 Sync is a byte stream carried in WRTE payloads: a request or reply may be split across packets anywhere,
 so ``SyncSession.feed`` buffers bytes and parses them by length. Files are reached through the small
 ``FileAccess`` interface; ``file_access(device)`` finds it on a served device.
+
+``SEND`` takes ``PATH,MODE`` with MODE in ASCII decimal digits (anything else fails that transfer with a
+FAIL naming the mode, its data is skipped and the session goes on). A pushed file holds at most
+``max_push_bytes`` (the served device's storage): past it the transfer fails with "No space left on device"
+at once, nothing more of it is buffered and the session ends, as adbd closes the socket on a failed write.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ STAT_REPLY = struct.Struct("<4s3I")
 DENT = struct.Struct("<4s4I")
 MAX_PATH = 1024
 MAX_DATA = 64 * 1024
+MAX_MODE = 0xFFFFFFFF  # st_mode travels as a 32-bit word elsewhere in sync
+DEFAULT_PUSH_BYTES = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -123,11 +130,13 @@ def _fail(message: str) -> bytes:
 class SyncSession:
     """Parses host sync requests from a byte stream and produces the reply bytes."""
 
-    def __init__(self, files: FileAccess | None) -> None:
+    def __init__(self, files: FileAccess | None, max_push_bytes: int = DEFAULT_PUSH_BYTES) -> None:
         self.files = files
+        self.max_push_bytes = max_push_bytes
         self.buffer = bytearray()
         self.finished = False
         self._send_target: tuple[str, int] | None = None
+        self._send_error: str | None = None  # the current SEND failed: skip its DATA, FAIL at DONE
         self._send_data = bytearray()
 
     def feed(self, data: bytes) -> bytes:
@@ -197,30 +206,53 @@ class SyncSession:
         return bytes(out + REQUEST.pack(b"DONE", 0))
 
     def _send(self, spec: str) -> bytes:
-        path, sep, mode = spec.rpartition(",")
-        if not sep or not mode.isdigit():
-            path, mode = spec, str(0o100644)
-        self._send_target = (_norm(path), int(mode))
+        path, sep, mode_text = spec.rpartition(",")
+        mode = _mode(mode_text) if sep else None
+        self._send_target = (_norm(path if sep else spec), mode or 0)
         self._send_data.clear()
+        if not sep:
+            self._send_error = "missing , in ID_SEND (expected PATH,MODE)"
+        elif mode is None:
+            self._send_error = f"bad mode {mode_text[:20]!r} in ID_SEND (expected decimal digits)"
+        else:
+            self._send_error = None
         return b""
 
     def _handle_send_part(self, ident: bytes, length: int, payload: bytes) -> bytes:
         assert self._send_target is not None and self.files is not None
         if ident == b"DATA":
-            self._send_data += payload
+            if self._send_error is None and len(self._send_data) + len(payload) > self.max_push_bytes:
+                path = self._send_target[0]
+                self._send_target = None
+                self._send_data = bytearray()
+                self.finished = True
+                return _fail(f"{path}: No space left on device (this device holds at most "
+                             f"{self.max_push_bytes} bytes per pushed file)")
+            if self._send_error is None:
+                self._send_data += payload
             return b""
         path, mode = self._send_target
         self._send_target = None
+        error, self._send_error = self._send_error, None
         if ident != b"DONE":
             self.finished = True
             return _fail(f"expected DATA or DONE during SEND, got {ident!r}")
+        if error is not None:
+            return _fail(error)
         try:
             self.files.write_file(path, bytes(self._send_data), mode, length)
         except SyncFileError as e:
             return _fail(str(e))
         finally:
-            self._send_data.clear()
+            self._send_data = bytearray()
         return REQUEST.pack(b"OKAY", 0)
+
+
+def _mode(text: str) -> int | None:
+    """A SEND's mode: ASCII decimal digits up to 32 bits, else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_MODE:
+        return None
+    return int(text)
 
 
 def _norm(path: str) -> str:
