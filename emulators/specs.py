@@ -43,12 +43,19 @@ class DeviceSpec:
 
 
 def _fail(spec: str, why: str) -> BadDeviceSpec:
-    return BadDeviceSpec(f"bad device spec {spec!r}: {why}\n{GRAMMAR}")
+    shown = spec if len(spec) <= 60 else f"{spec[:40]}...({len(spec)} characters)"
+    return BadDeviceSpec(f"bad device spec {shown!r}: {why}\n{GRAMMAR}")
+
+
+def _digits(text: str, max_len: int) -> bool:
+    """ASCII decimal digits only (``str.isdigit`` also takes ², ١ and other scripts' digits), not too many."""
+    return text.isascii() and text.isdigit() and len(text) <= max_len
 
 
 def _count(spec: str, text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= MAX_DEVICES:
-        raise _fail(spec, f"the count must be a whole number from 1 to {MAX_DEVICES}, got {text!r}")
+    if not _digits(text, 4) or not 1 <= int(text) <= MAX_DEVICES:
+        raise _fail(spec, f"the count must be a whole number from 1 to {MAX_DEVICES} in ASCII digits, "
+                          f"got {text[:20]!r}")
     return int(text)
 
 
@@ -56,8 +63,8 @@ def _address(spec: str, item: str) -> str:
     host, sep, port = item.rpartition(":")
     if not sep or not host or not _HOST.fullmatch(host):
         raise _fail(spec, f"{item!r} is not HOST:PORT")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise _fail(spec, f"port in {item!r} must be 1-65535")
+    if not _digits(port, 5) or not 1 <= int(port) <= 65535:
+        raise _fail(spec, f"port in {item[:40]!r} must be 1-65535 in ASCII digits")
     return f"{host}:{int(port)}"
 
 

@@ -21,11 +21,14 @@ from test_adb_server import BLOB, FakeDevice, RawClient, _sign, _sync_request
 
 from emulators.adb.auth import encode_android_pubkey, ensure_key
 from emulators.adb.client import AdbDevice
+from emulators.adb.host import server_port
 from emulators.adb.keys import pending_keys
 from emulators.adb.protocol import A_AUTH, A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_WRTE, HEADER
+from emulators.adb.remote import split_sentinel
 from emulators.adb.server import AdbServer, serve_devices
 from emulators.adb.stream import ServerLimits
-from emulators.errors import AuthRefused
+from emulators.errors import AuthRefused, BadDeviceSpec
+from emulators.specs import parse_device_spec
 from gui_grpo.cli import main as cli
 
 ADB = shutil.which("adb") or "/usr/bin/adb"
@@ -238,6 +241,15 @@ def test_sync_send_with_a_non_ascii_mode_fails_cleanly() -> None:
         assert client.recv().command == A_CLSE
 
 
+@pytest.mark.parametrize("spec", ["sim:\u00b2", "sim:\u0661", "avd:Pixel_6:\u0662", "adb:127.0.0.1:\u00b2",
+                                  "adb:127.0.0.1:\u0665\u0665\u0665\u0665", "sim:" + "9" * 5000,
+                                  "adb:127.0.0.1:" + "9" * 5000])
+def test_device_specs_take_ascii_digits_only(spec: str) -> None:
+    with pytest.raises(BadDeviceSpec) as refused:  # ١ was taken as 1 and ² raised a bare ValueError
+        parse_device_spec(spec)
+    first = str(refused.value).splitlines()[0]
+    assert "ASCII digits" in first and len(first) < 200
+    assert parse_device_spec("sim:2").count == 2 and parse_device_spec("adb:127.0.0.1:6555").count == 1
 
 
 @pytest.mark.parametrize("flag,value", [("--port", "\u0661"), ("--port", "\u00b2"), ("--count", "\u0662"),
@@ -251,6 +263,10 @@ def test_sim_serve_numbers_are_ascii_digits_only(flag: str, value: str,
     assert flag in err.splitlines()[-1] and len(err.splitlines()[-1]) < 200
 
 
+def test_foreign_digits_from_the_environment_or_a_device_are_not_numbers(monkeypatch) -> None:
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", "\u00b2")
+    assert server_port() == 5037
+    assert split_sentinel("out\nNONCE\u00b2\n", "NONCE") == ("out\nNONCE\u00b2\n", None)
 
 
 # -- bounded resources -------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ class HostProtocolError(DeviceError):
 def server_port() -> int:
     """The local adb server's port: ``ANDROID_ADB_SERVER_PORT`` or 5037."""
     value = os.environ.get("ANDROID_ADB_SERVER_PORT", "")
-    return int(value) if value.isdigit() else DEFAULT_SERVER_PORT
+    ok = value.isascii() and value.isdigit() and len(value) <= 5 and 1 <= int(value) <= 65535
+    return int(value) if ok else DEFAULT_SERVER_PORT
 
 
 class AdbServerClient:

@@ -29,7 +29,7 @@ def split_sentinel(output: str, nonce: str) -> tuple[str, int | None]:
     if at < 0:
         return output, None
     status = output[at + len(nonce):].strip()
-    if not status.isdigit():
+    if not (status.isascii() and status.isdigit()) or len(status) > 3:  # an exit status is 0-255
         return output, None
     return output[:at], int(status)
 
