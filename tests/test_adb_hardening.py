@@ -253,7 +253,7 @@ def test_device_specs_take_ascii_digits_only(spec: str) -> None:
 
 
 @pytest.mark.parametrize("flag,value", [("--port", "\u0661"), ("--port", "\u00b2"), ("--count", "\u0662"),
-                                        ("--port", "9" * 5000)])
+                                        ("--port", "9" * 5000), ("--seed", "\u0661")])
 def test_sim_serve_numbers_are_ascii_digits_only(flag: str, value: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
