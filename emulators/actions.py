@@ -51,21 +51,22 @@ MAX_TEXT_LEN = 1000
 
 def keycode_number(key: str | int) -> int:
     """Resolve ``"BACK"``, ``"KEYCODE_BACK"``, ``"4"`` or ``4`` to a known keycode, or raise."""
+    shown = repr(key) if len(str(key)) <= 40 else repr(str(key)[:40]) + "..."
     if isinstance(key, bool):
-        raise InvalidAction(f"unknown keycode {key!r}")
+        raise InvalidAction(f"unknown keycode {shown}")
     if isinstance(key, int):
         code = key
     else:
         name = key.strip().upper()
         if name.isascii() and name.isdigit():
-            code = int(name)
+            code = int(name) if len(name) <= 6 else -1  # keycodes are small; int() of 5000 digits raises
         else:
             name = name.removeprefix("KEYCODE_")
             if name not in KEYCODES:
-                raise InvalidAction(f"unknown keycode {key!r}; known names: {', '.join(sorted(KEYCODES))}")
+                raise InvalidAction(f"unknown keycode {shown}; known names: {', '.join(sorted(KEYCODES))}")
             return KEYCODES[name]
     if code not in KEYCODE_NAMES:
-        raise InvalidAction(f"unknown keycode {key!r}; known codes: {sorted(KEYCODE_NAMES)}")
+        raise InvalidAction(f"unknown keycode {shown}; known codes: {sorted(KEYCODE_NAMES)}")
     return code
 
 

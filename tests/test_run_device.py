@@ -174,5 +174,8 @@ def test_run_command_bad_inputs(tiny_model_dir, tmp_path, monkeypatch, capsys):
     assert _main([*base, "--device", "sim:2"], monkeypatch) == 2
     assert _main([*base, "--device", "sim:1", "--allow-key", "NOPE"], monkeypatch) == 2
     assert _main([*base, "--device", "sim:1", "--max-minutes", "0"], monkeypatch) == 2
+    assert _main([*base, "--device", "sim:1", "--allow-key", "9" * 5000], monkeypatch) == 2
+    assert _main([*base, "--device", "sim:1", "--allow-key", "\u00b2"], monkeypatch) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 4 and all(line.startswith("gui-grpo run: error:") for line in err)
+    assert len(err) == 6 and all(line.startswith("gui-grpo run: error:") for line in err)
+    assert "unknown keycode '9999" in err[4] and len(err[4]) < 400

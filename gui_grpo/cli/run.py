@@ -100,7 +100,6 @@ def _describe_apps(allowed: frozenset[str] | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent
 
-    usage = model_usage(args)
     try:
         safety = SafetyPolicy(
             allowed_keys=frozenset(SafetyPolicy().allowed_keys | set(args.allow_key)),
@@ -111,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except DeployError as e:
         raise UserError(str(e)) from e
+    usage = model_usage(args)
     print(_describe_apps(safety.allowed_apps))
     out = args.out or Path("runs/agent") / time.strftime("%Y%m%d-%H%M%S")
     # Before the model loads: an unreachable device fails fast.
