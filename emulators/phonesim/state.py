@@ -80,6 +80,12 @@ def _default_settings() -> dict[str, dict[str, str]]:
             "mobile_data": "1",
             "device_name": "PhoneSim",
             "auto_time": "1",
+            "adb_enabled": "1",
+            "device_provisioned": "1",
+            "stay_on_while_plugged_in": "0",
+            "window_animation_scale": "1.0",
+            "transition_animation_scale": "1.0",
+            "animator_duration_scale": "1.0",
         },
         "system": {
             "screen_brightness": "128",
@@ -90,10 +96,16 @@ def _default_settings() -> dict[str, dict[str, str]]:
             "vibrate_when_ringing": "0",
             "font_scale": "1.0",
             "screen_off_timeout": "60000",
+            "accelerometer_rotation": "0",  # auto-rotate off; PhoneSim never rotates
+            "user_rotation": "0",
         },
         "secure": {
             "ui_night_mode": "1",  # 1 = light, 2 = dark, as UiModeManager stores it
             "location_mode": "3",
+            "android_id": "a1b2c3d4e5f60718",
+            "user_setup_complete": "1",
+            "default_input_method": "com.android.inputmethod.latin/.LatinIME",
+            "enabled_input_methods": "com.android.inputmethod.latin/.LatinIME",
         },
     }
 

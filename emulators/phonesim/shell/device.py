@@ -1,4 +1,4 @@
-"""Device-wide commands: getprop, settings, svc, cmd, dumpsys.
+"""Device-wide commands: getprop, settings, svc, cmd (``dumpsys`` is in ``dumpsys.py``).
 
 ``settings put`` only stores a value, exactly as on Android: writing ``wifi_on`` or ``airplane_mode_on``
 switches nothing. ``svc`` and ``cmd connectivity airplane-mode`` switch the radios.
@@ -6,11 +6,11 @@ switches nothing. ``svc`` and ``cmd connectivity airplane-mode`` switch the radi
 
 from __future__ import annotations
 
-import zlib
-
-from emulators.phonesim.shell.base import CommandIO, ShellContext, encode_text
+from emulators.phonesim.shell.base import CommandIO, ShellContext
+from emulators.phonesim.shell.dumpsys import dumpsys
 from emulators.phonesim.shell.errors import CommandFailed
-from emulators.phonesim.shell.system import pm, short_component
+from emulators.phonesim.shell.packages import pm
+from emulators.phonesim.shell.screen import density_dpi
 from emulators.phonesim.ui_host import UiHost
 
 NAMESPACES = ("global", "system", "secure")
@@ -22,17 +22,32 @@ _SETTINGS_USAGE = ("usage:  settings [--user <USER_ID> | current] get namespace 
 
 
 def default_props(host: UiHost) -> dict[str, str]:
-    """System properties of a PhoneSim (an Android 14, API 34 device)."""
+    """System properties of a PhoneSim: an Android 14 (API 34) x86_64 userdebug build.
+
+    ``ro.sf.lcd_density`` follows the resolution (360 dp across), as ``wm density`` and ``dumpsys display``
+    do.
+    """
     width, height = host.screen_size
+    build = "UP1A.231005.007"
     return {
         "sys.boot_completed": "1", "dev.bootcomplete": "1", "init.svc.bootanim": "stopped",
         "ro.product.model": "PhoneSim", "ro.product.name": "phonesim", "ro.product.device": "phonesim",
-        "ro.product.brand": "phonesim", "ro.product.manufacturer": "PhoneSim",
-        "ro.product.cpu.abi": "x86_64", "ro.build.version.sdk": "34", "ro.build.version.release": "14",
-        "ro.build.type": "userdebug", "ro.build.id": "UP1A.231005.007", "ro.debuggable": "1",
-        "ro.build.fingerprint": "phonesim/phonesim/phonesim:14/UP1A.231005.007/1:userdebug/test-keys",
+        "ro.product.brand": "phonesim", "ro.product.manufacturer": "PhoneSim", "ro.product.board": "phonesim",
+        "ro.product.cpu.abi": "x86_64", "ro.product.cpu.abilist": "x86_64,arm64-v8a",
+        "ro.product.cpu.abilist64": "x86_64,arm64-v8a", "ro.product.cpu.abilist32": "",
+        "ro.product.locale": "en-US", "ro.product.first_api_level": "34",
+        "ro.build.version.sdk": "34", "ro.build.version.release": "14",
+        "ro.build.version.release_or_codename": "14",
+        "ro.build.version.codename": "REL", "ro.build.version.preview_sdk": "0",
+        "ro.build.version.security_patch": "2023-10-05", "ro.build.version.incremental": "1",
+        "ro.build.type": "userdebug", "ro.build.tags": "test-keys", "ro.build.id": build,
+        "ro.build.display.id": f"phonesim-userdebug 14 {build} 1 test-keys",
+        "ro.build.characteristics": "default",
+        "ro.build.fingerprint": f"phonesim/phonesim/phonesim:14/{build}/1:userdebug/test-keys",
+        "ro.debuggable": "1", "ro.secure": "1", "ro.adb.secure": "0", "service.adb.root": "0",
         "ro.serialno": "PHONESIM0001", "ro.boot.serialno": "PHONESIM0001", "ro.hardware": "phonesim",
-        "ro.sf.lcd_density": "420", "persist.sys.timezone": "UTC", "persist.sys.locale": "en-US",
+        "ro.sf.lcd_density": str(density_dpi(width)), "ro.opengles.version": "196610",
+        "persist.sys.timezone": "UTC", "persist.sys.locale": "en-US", "wifi.interface": "wlan0",
         "ro.phonesim.screen": f"{width}x{height}",
     }
 
@@ -120,68 +135,6 @@ def cmd(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
     if service == "package":
         return pm(ctx, rest, io)
     raise CommandFailed(f"cmd: Can't find service: {service}" if service else "usage: cmd SERVICE ARGS")
-
-
-def _window_id(component: str) -> str:
-    return f"{zlib.crc32(encode_text(component)) & 0xFFFFFFF:x}"
-
-
-def _short_focus(ctx: ShellContext) -> str:
-    package, _, cls = ctx.host.focused_window().partition("/")
-    return short_component(package, cls) if cls else package
-
-
-def _dumpsys_window(ctx: ShellContext) -> str:
-    focus = ctx.host.focused_window()
-    width, height = ctx.host.screen_size
-    wid = _window_id(focus)
-    return (
-        "WINDOW MANAGER WINDOWS (dumpsys window windows)\n"
-        f"  Window #0 Window{{{wid} u0 {focus}}}:\n"
-        "    mDisplayId=0 rootTaskId=1 mSession=Session{1f2e3d 4242:u0a10100}\n"
-        f"    mFrame=[0,0][{width},{height}]\n\n"
-        f"  mCurrentFocus=Window{{{wid} u0 {focus}}}\n"
-        f"  mFocusedApp=ActivityRecord{{{_window_id(focus + 'app')} u0 {_short_focus(ctx)} t1}}\n"
-        f"  mDisplayInfo: init={width}x{height} 420dpi cur={width}x{height} app={width}x{height}\n"
-    )
-
-
-def _dumpsys_battery(ctx: ShellContext) -> str:
-    lines = ["Current Battery Service state:", "  AC powered: false", "  USB powered: true",
-             "  Wireless powered: false", "  Max charging current: 500000", "  status: 2", "  health: 2",
-             "  present: true", f"  level: {ctx.state.battery_level}", "  scale: 100", "  voltage: 4000",
-             "  temperature: 250", "  technology: Li-ion"]
-    return "\n".join(lines) + "\n"
-
-
-def _dumpsys_activity(ctx: ShellContext) -> str:
-    record = f"ActivityRecord{{{_window_id(ctx.host.focused_window() + 'app')} u0 {_short_focus(ctx)} t1}}"
-    return (
-        "ACTIVITY MANAGER ACTIVITIES (dumpsys activity activities)\n"
-        "Display #0 (activities from top to bottom):\n"
-        f"  * Task{{1 #1 type=standard A=10100:{ctx.host.focused_window().partition('/')[0]}}}\n"
-        f"    mResumedActivity: {record}\n"
-        f"  ResumedActivity:{record}\n"
-    )
-
-
-def dumpsys(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
-    service = args[0] if args else ""
-    if service == "window":
-        io.out(_dumpsys_window(ctx))
-    elif service == "battery":
-        io.out(_dumpsys_battery(ctx))
-    elif service == "activity" and args[1:2] in ([], ["activities"], ["a"]):
-        io.out(_dumpsys_activity(ctx))
-    elif service == "wifi":
-        io.out(f"Wi-Fi is {'enabled' if ctx.state.wifi_radio else 'disabled'}\n")
-    elif service == "bluetooth_manager":
-        on = ctx.state.bluetooth_radio
-        io.out(f"Bluetooth Status\n  enabled: {str(on).lower()}\n  state: {'ON' if on else 'OFF'}\n")
-    else:
-        raise CommandFailed(f"Can't find service: {service}" if service else
-                            "PhoneSim's dumpsys serves: window, battery, activity, wifi, bluetooth_manager")
-    return 0
 
 
 DEVICE_COMMANDS = {"getprop": getprop, "settings": settings, "svc": svc, "cmd": cmd, "dumpsys": dumpsys}

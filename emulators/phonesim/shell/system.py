@@ -15,6 +15,8 @@ from emulators.errors import InvalidAction, UntypeableText
 from emulators.phonesim.shell.base import CommandIO, ShellContext
 from emulators.phonesim.shell.errors import CommandFailed
 from emulators.phonesim.shell.fs import FsError
+from emulators.phonesim.shell.packages import pm
+from emulators.phonesim.shell.screen import density_dpi, short_component
 from emulators.text_entry import check_typeable, decode_input_text
 
 _INPUT_SOURCES = {"keyboard", "mouse", "joystick", "touchnavigation", "touchpad", "trackball", "stylus",
@@ -175,11 +177,6 @@ def uiautomator(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
     return 0
 
 
-def short_component(package: str, cls: str) -> str:
-    """``ComponentName.flattenToShortString``: ``pkg/.Rest`` when the class lives in the package."""
-    return f"{package}/{cls[len(package):]}" if cls.startswith(package + ".") else f"{package}/{cls}"
-
-
 def _start_options(args: list[str]) -> dict[str, str]:
     """The options of ``am start`` PhoneSim reads (-n, -a, -d, -W, -S); extras are skipped."""
     opts: dict[str, str] = {}
@@ -204,13 +201,28 @@ def _start_options(args: list[str]) -> dict[str, str]:
     return opts
 
 
-def _start_component(ctx: ShellContext, component: str, io: CommandIO) -> str:
+def _intent_fields(opts: dict[str, str]) -> list[str]:
+    """``Intent.toShortString`` fields from ``am start`` options: act, cat, dat, typ, flg (cmp goes last)."""
+    fields = [f"act={opts['-a']}"] if "-a" in opts else []
+    fields += [f"cat=[{opts['-c']}]"] if "-c" in opts else []
+    fields += [f"dat={opts['-d']}"] if "-d" in opts else []
+    fields += [f"typ={opts['-t']}"] if "-t" in opts else []
+    if "-f" in opts:
+        try:
+            fields.append(f"flg=0x{int(opts['-f'], 0):x}")
+        except ValueError as e:
+            raise CommandFailed(f"Error: bad flags: {opts['-f']}") from e
+    return fields
+
+
+def _start_component(ctx: ShellContext, opts: dict[str, str], io: CommandIO) -> str:
+    component = opts["-n"]
     package, _, cls = component.partition("/")
     if not package or not cls:
         raise CommandFailed(f"Error: Bad component name: {component}")
     full = package + cls if cls.startswith(".") else cls
     shown = short_component(package, full)
-    io.out(f"Starting: Intent {{ cmp={shown} }}\n")
+    io.out(f"Starting: Intent {{ {' '.join([*_intent_fields(opts), f'cmp={shown}'])} }}\n")
     if not ctx.host.start_activity(package, full):
         raise CommandFailed(f"Error type 3\nError: Activity class {{{package}/{full}}} does not exist.")
     return shown
@@ -242,7 +254,7 @@ def am(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
         if "-S" in opts and "-n" in opts:
             ctx.host.force_stop(opts["-n"].partition("/")[0])
         if "-n" in opts:
-            shown = _start_component(ctx, opts["-n"], io)
+            shown = _start_component(ctx, opts, io)
         elif "-a" in opts or "-d" in opts or "uri" in opts:
             shown = _start_intent(ctx, opts.get("-a", "android.intent.action.VIEW"),
                                   opts.get("-d", opts.get("uri")), io)
@@ -287,24 +299,12 @@ def monkey(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
     return 0
 
 
-def pm(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
-    if args[:2] != ["list", "packages"]:
-        raise CommandFailed("usage: pm list packages [-f] [-3] [-s] [FILTER]")
-    operands = [a for a in args[2:] if not a.startswith("-")]
-    if len(operands) > 1:
-        raise CommandFailed("Error: Unknown option: " + operands[1])
-    wanted = operands[0] if operands else ""
-    lines = [f"package:{p}" for p in sorted(ctx.host.packages()) if wanted in p]
-    io.out("".join(line + "\n" for line in lines))
-    return 0
-
-
 def wm(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
     width, height = ctx.host.screen_size
     if args == ["size"]:
         io.out(f"Physical size: {width}x{height}\n")
     elif args == ["density"]:
-        io.out(f"Physical density: {ctx.props.get('ro.sf.lcd_density', '420')}\n")
+        io.out(f"Physical density: {density_dpi(width)}\n")
     else:
         raise CommandFailed("usage: wm size | wm density (PhoneSim cannot change them)")
     return 0
