@@ -54,9 +54,15 @@ def density_dpi(width: int) -> int:
     return round(width * DENSITY_DEFAULT / DP_WIDTH)
 
 
+def screen_dpi(ctx: ShellContext) -> int:
+    """``ro.sf.lcd_density``: from the resolution, unless the shell was made with other props."""
+    value = ctx.props.get("ro.sf.lcd_density", "")
+    return int(value) if value.isascii() and value.isdigit() else density_dpi(ctx.host.screen_size[0])
+
+
 def screen_facts(ctx: ShellContext) -> ScreenFacts:
     width, height = ctx.host.screen_size
-    return ScreenFacts(width, height, density_dpi(width))
+    return ScreenFacts(width, height, screen_dpi(ctx))
 
 
 def hex_id(text: str) -> str:

@@ -16,7 +16,7 @@ from emulators.phonesim.shell.base import CommandIO, ShellContext
 from emulators.phonesim.shell.errors import CommandFailed
 from emulators.phonesim.shell.fs import FsError
 from emulators.phonesim.shell.packages import pm
-from emulators.phonesim.shell.screen import density_dpi, short_component
+from emulators.phonesim.shell.screen import screen_dpi, short_component
 from emulators.text_entry import check_typeable, decode_input_text
 
 _INPUT_SOURCES = {"keyboard", "mouse", "joystick", "touchnavigation", "touchpad", "trackball", "stylus",
@@ -304,7 +304,7 @@ def wm(ctx: ShellContext, args: list[str], io: CommandIO) -> int:
     if args == ["size"]:
         io.out(f"Physical size: {width}x{height}\n")
     elif args == ["density"]:
-        io.out(f"Physical density: {density_dpi(width)}\n")
+        io.out(f"Physical density: {screen_dpi(ctx)}\n")
     else:
         raise CommandFailed("usage: wm size | wm density (PhoneSim cannot change them)")
     return 0
