@@ -96,8 +96,9 @@ def detect_family(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(
-            f"model path {path} does not exist: build an offline model with `gui-grpo init-model {path}` "
-            "or pass the directory of a downloaded Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint"
+            f"model path {path} does not exist: pass the directory of a checkpoint (a downloaded Qwen2-VL / "
+            "Qwen2.5-VL / Qwen3-VL, a run's warm_start, an export), or build a tiny random model to try "
+            "things with `gui-grpo init-model runs/tiny`"
         )
     config_file = path / "config.json"
     try:
@@ -198,8 +199,8 @@ def _load_base(path: Path, dtype: torch.dtype, device: torch.device) -> tuple[nn
     except (OSError, ValueError, KeyError) as e:
         raise ModelLoadError(
             f"could not load the model or processor at {path} ({type(e).__name__}: {e}); the "
-            "directory needs config.json, weights and processor files: rebuild it with `gui-grpo init-model` "
-            "or re-download it"
+            "directory needs config.json, weights and processor files: restore it from where it came from "
+            "(a download, or the run or checkpoint that wrote it)"
         ) from e
     # Batched generation appends to the right end of every prompt.
     processor.tokenizer.padding_side = "left"

@@ -194,8 +194,8 @@ class TrainConfig:
     eval_every: int = 0
     """Evaluate greedily on held-out instances every N steps (0: never)."""
     eval_instances: int = 8
-    save_every: int = 0
-    """Write a checkpoint every N steps (0: only the final one)."""
+    save_every: int = 50
+    """Write a checkpoint every N steps (0: only the final one), so that a crash loses at most N steps."""
     keep_checkpoints: int = 2
     """How many of the most recent checkpoints to keep (the newest good one is never deleted)."""
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
