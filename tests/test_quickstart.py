@@ -79,10 +79,14 @@ def test_the_trained_model_is_used_as_trained_from_any_directory(
     assert conflict in proc.stderr
     assert not (elsewhere / "bad").exists()
 
-    proc = gui_grpo("run", "--device", "sim:1", "--task", "Turn on airplane mode", "--model", model,
+    proc = gui_grpo("run", "--devices", "sim:1", "--task", "Turn on airplane mode", "--model", model,
                     "--adapter", adapter, "--dry-run", "--max-steps", "2", "--out", "agent", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "trajectory saved in agent" in proc.stdout
+
+    proc = gui_grpo("report", "../runs/smoke", "--out", "job.html", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Before and after GRPO" in (elsewhere / "job.html").read_text()  # the main job's one page
 
     proc = gui_grpo("export", "--adapter", adapter, "--out", "merged", cwd=elsewhere)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -64,7 +64,8 @@ def test_comparison_report_and_plots(two_evals, tmp_path):
     out = write_report([a, b], tmp_path / "cmp" / "report.html")
     page = out.read_text()
     assert 'id="comparison"' in page and "B − A" in page
-    assert (tmp_path / "cmp" / "success_by_app.png").stat().st_size > 1000
+    assert (a / "success_by_app.png").stat().st_size > 1000  # in the run, not beside an --out elsewhere
+    assert not list((tmp_path / "cmp").glob("*.png"))
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched from a network
     # Invalid output on step 2 of every episode in A: its summary shows a third of steps invalid.
     summary = json.loads((a / "summary.json").read_text())
@@ -131,3 +132,47 @@ def test_report_renders_in_headless_chromium(two_evals, tmp_path):
     assert hi - lo > 100  # text, tables and frames, not a blank page
     colours = len(set(Image.open(shot).convert("RGB").resize((300, 450)).get_flattened_data()))
     assert colours > 200  # the filmstrip's screenshots and the plot are drawn
+
+
+@pytest.fixture
+def job(two_evals, tmp_path):
+    """A main-job directory as `gui-grpo train` writes it, from two scripted evaluations (the second with
+    its first episode marked successful, so that one outcome changed)."""
+    a, b = two_evals
+    job = tmp_path / "quickstart"
+    shutil.copytree(a, job / "eval_warm_test")
+    shutil.copytree(b, job / "eval_grpo_test")
+    episodes = job / "eval_grpo_test" / "episodes.jsonl"
+    records = [json.loads(line) for line in episodes.read_text().splitlines()]
+    records[0]["success"] = True
+    episodes.write_text("".join(json.dumps(r) + "\n" for r in records))
+    summaries = [json.loads((job / d / "summary.json").read_text()) for d in ("eval_warm_test",
+                                                                             "eval_grpo_test")]
+    (job / "quickstart.json").write_text(json.dumps({
+        "preset": {"name": "quickstart"}, "minutes": 21.5, "code_version": "git:abc",
+        "before_test": summaries[0]["overall"], "after_test": summaries[1]["overall"]}))
+    (job / "grpo").mkdir()
+    rows = [{"step": i + 1, "success_rate": (i % 3) / 3, "reward_mean": 0.1 * i, "invalid_action_rate": 0.02,
+             "episode_length": 4.0, "approx_kl": 1e-9 * i, "elapsed_s": 6.0 * (i + 1),
+             **({"eval_success_rate": 0.5} if (i + 1) % 10 == 0 else {})} for i in range(40)]
+    (job / "grpo" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (job / "warm_start").mkdir()
+    epochs = [{"epoch": e + 1, "loss": 1.5 / (e + 1), "seconds": 30.0 * (e + 1)} for e in range(5)]
+    (job / "warm_start" / "sft.json").write_text(json.dumps({"epochs": epochs}))
+    return job
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+def test_the_main_job_directory_is_one_page_in_headless_chromium(job, tmp_path):
+    report = write_report([job])
+    assert (job / "curves.png").stat().st_size > 5000
+    dom = _chromium("--dump-dom", report.as_uri(), user_dir=tmp_path / "u")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = dom.stdout
+    assert "Before and after GRPO" in page and "warm start, test-split params" in page
+    assert "GRPO, test-split params" in page and "took 21.5 minutes" in page
+    assert 'alt="training curves" src="data:image/png;base64,' in page
+    assert "Per template (test): GRPO − warm start, 95% intervals" in page
+    assert "Episodes GRPO changed (test): 1 now succeed, 0 now fail" in page
+    assert page.count('class="pair"') == 1 and page.count('class="episode ') == 2  # the pair, nothing else
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)

@@ -26,7 +26,7 @@ from typing import Any
 
 from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.policy.prompts import PromptConfig
-from gui_grpo.policy.usage import code_version
+from gui_grpo.policy.usage import absolute, code_version
 from gui_grpo.train.config import LossSection, OptimConfig, RolloutConfig, TrainConfig
 from gui_grpo.train.sft import SftConfig
 
@@ -38,6 +38,9 @@ QUICKSTART_GRPO = TrainConfig(
     suite="easy",
     steps=200,  # an upper bound: max_minutes usually ends the phase first
     max_minutes=10.0,
+    eval_every=25,  # held-out success over time, for the curves: 8 greedy episodes, a few seconds each time
+    eval_instances=8,
+    save_every=25,  # a crash loses at most 25 steps: `gui-grpo train --resume RUN/grpo` goes on
     device="cpu",
     dtype="float32",
     rollout=RolloutConfig(groups_per_step=6, group_size=8, max_new_tokens=40, max_steps=8, curriculum=True),
@@ -252,7 +255,8 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     log = _log_to(out / "quickstart.log", log)
     t0 = time.perf_counter()
     log(f"gui-grpo {preset.name}: suite {preset.suite!r}, run directory {out}")
-    model = ensure_model(preset, log)
+    out = Path(absolute(out))  # every path saved in the job's files is absolute: they work from anywhere
+    model = Path(absolute(ensure_model(preset, log)))
     warm = warm_start(preset, model, out, log)
     results: dict[str, dict | None] = {}
     evals = [("test", preset.eval_episodes), ("heldout", preset.heldout_episodes)]
@@ -285,13 +289,11 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
 
 
 def _plot(out: Path) -> Path | None:
-    from gui_grpo.eval.report.plots import training_curves_png
+    """``curves.png``: the same curves as the job's report page (``gui-grpo report RUN``)."""
+    from gui_grpo.eval.report.job import curve_data
+    from gui_grpo.eval.report.plots import job_curves_png
 
-    metrics = out / "grpo" / "metrics.jsonl"
-    if not metrics.is_file():
-        return None
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    png = training_curves_png(rows)
+    png = job_curves_png(*curve_data(out))
     if png is None:
         return None
     path = out / "curves.png"

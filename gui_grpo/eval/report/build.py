@@ -1,7 +1,8 @@
 """Reports: run directories in, one self-contained report.html (plus the plot PNGs) out.
 
-``write_report([A])`` reports one evaluation, training run or agent episode; ``write_report([A, B])``
-with two evaluations also compares them side by side, B − A with 95% intervals.
+``write_report([A])`` reports one evaluation, training run or agent episode, or the main job's directory
+(``gui_grpo.eval.report.job``); ``write_report([A, B])`` with two evaluations also compares them side by
+side, B − A with 95% intervals.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gui_grpo.eval.report.html import (
     summary_table,
 )
 from gui_grpo.eval.report.runs import ReportError, RunData, load_run
+from gui_grpo.rollout.trajectories import EPISODE_FILE
 
 __all__ = ["ReportError", "RunData", "load_run", "render_report", "write_report"]
 
@@ -76,9 +78,18 @@ def render_report(runs: list[RunData], out_dir: Path | None = None, max_episodes
 
 def write_report(paths: list[Path], out: Path | None = None, max_episodes: int = 60) -> Path:
     """Write report.html (default: inside the first run's directory) and return its path."""
-    runs = [load_run(p) for p in paths]
+    from gui_grpo.eval.report.job import is_job, render_job
+
+    first = Path(paths[0])
     if out is None:
-        out = Path(paths[0]) / "report.html"
+        out = first / "report.html"
+    # The page embeds its plots; their PNGs go into the (first) run's directory, never beside an --out
+    # elsewhere (an episode's run directory is its parent's).
+    png_dir = first if first.is_dir() and not (first / EPISODE_FILE).is_file() else None
+    if len(paths) == 1 and is_job(first):  # the main job's directory: its one-page story
+        html = render_job(first, png_dir, max_episodes)
+    else:
+        html = render_report([load_run(p) for p in paths], png_dir, max_episodes)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(runs, out.parent, max_episodes), encoding="utf-8")
+    out.write_text(html, encoding="utf-8")
     return out

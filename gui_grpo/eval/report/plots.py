@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -80,6 +81,92 @@ def training_curves_png(metrics: list[dict[str, Any]]) -> bytes | None:
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def smoothed(values: list[float], window: int) -> list[float]:
+    """Trailing mean over ``window`` points (fewer at the start): the curve without per-step noise."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def _series(metrics: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    rows = [(float(r.get("step", i + 1)), float(r[key])) for i, r in enumerate(metrics)
+            if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return [s for s, _ in rows], [v for _, v in rows]
+
+
+def _minutes_axis(ax: Any, metrics: list[dict[str, Any]]) -> None:
+    """A second x axis on top in training minutes (from ``elapsed_s``), when the run logged it."""
+    steps, secs = _series(metrics, "elapsed_s")
+    if len(steps) < 2 or secs[-1] <= secs[0]:
+        return
+    top = ax.secondary_xaxis(
+        "top",
+        functions=(lambda s: np.interp(s, steps, secs) / 60,
+                   lambda m: np.interp(np.asarray(m) * 60, secs, steps)),
+    )
+    top.set_xlabel("minutes", fontsize=8)
+    top.tick_params(labelsize=7)
+
+
+JOB_PANELS: tuple[tuple[str, str], ...] = (
+    ("success_rate", "success of training episodes"),
+    ("reward_mean", "mean reward"),
+    ("invalid_action_rate", "invalid actions per step"),
+    ("episode_length", "steps per episode"),
+    ("approx_kl", "approx. KL to the sampling policy"),
+)
+
+
+def job_curves_png(
+    metrics: list[dict[str, Any]], warm_epochs: list[dict[str, Any]] | None = None
+) -> bytes | None:
+    """The main job's curves: the warm start's loss per epoch, then GRPO's metrics against steps (and
+    minutes on top), each raw (faint) and smoothed over a tenth of the run; held-out success (``eval_*``)
+    as points on the success panel. None when there is nothing to draw."""
+    panels = [(k, t) for k, t in JOB_PANELS if _series(metrics, k)[0]]
+    warm = [e for e in warm_epochs or [] if isinstance(e.get("loss"), (int, float))]
+    if not panels and not warm:
+        return None
+    n = len(panels) + bool(warm)
+    cols = min(3, n)
+    fig, axes = plt.subplots(math.ceil(n / cols), cols, figsize=(3.8 * cols, 2.9 * math.ceil(n / cols)),
+                             squeeze=False)
+    flat = list(axes.flat)
+    for ax in flat:
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    if warm:
+        ax = flat.pop(0)
+        ax.plot([e["epoch"] for e in warm], [e["loss"] for e in warm], marker="o", ms=3)
+        ax.set_yscale("log")
+        ax.set_title("warm start: loss per epoch", fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+    window = max(1, len(metrics) // 10)
+    for ax, (key, title) in zip(flat, panels, strict=False):
+        steps, values = _series(metrics, key)
+        ax.plot(steps, values, alpha=0.3, lw=0.8, label="per step")
+        ax.plot(steps, smoothed(values, window), lw=1.8, label=f"mean of {window}")
+        if key == "success_rate":
+            e_steps, e_values = _series(metrics, "eval_success_rate")
+            if e_steps:
+                ax.plot(e_steps, e_values, "s-", ms=4, label="held-out (greedy)")
+            ax.set_ylim(-0.02, 1.02)
+            ax.legend(fontsize=7)
+        if key == "approx_kl":
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        _minutes_axis(ax, metrics)
+    for ax in flat[len(panels):]:
         ax.axis("off")
     fig.tight_layout()
     return _png(fig)
