@@ -215,7 +215,11 @@ def test_eval_command_is_deterministic_and_writes_everything(tiny_model_dir, tmp
     ]
     assert _main([*args, "--out", str(tmp_path / "a")], monkeypatch) == 0
     assert _main([*args, "--out", str(tmp_path / "b"), "--report"], monkeypatch) == 0
-    assert "success" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "success" in printed.out and "eval: 2/2 episodes played" in printed.err  # progress as it plays
+    table = printed.out.splitlines()
+    assert table[0].split()[:3] == ["template", "success", "rate"] and table.count(table[0]) == 2
+    assert any(line.startswith("overall ") for line in table)  # and the per-template table at the end
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
     for key in ("created", "wall_s"):
         a.pop(key), b.pop(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gui_grpo.cli.main import UserError
@@ -14,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="evaluate a policy on a task suite (success per template and app, trajectories)",
         description="Play K task instances of a suite split with the policy (greedy unless --sample) and "
-        "write OUT/summary.json (success per template and app with Wilson 95%% intervals, mean steps, "
+        "write OUT/summary.json (success per template and app with Wilson 95% intervals, mean steps, "
         "invalid-action, false-completion and side-effect rates, lost devices), OUT/episodes.jsonl and "
         "one trajectory per episode under OUT/episodes/. `gui-grpo report OUT` renders it.",
     )
@@ -72,6 +73,24 @@ def _check_suite(cfg) -> None:
         raise UserError(str(e).splitlines()[0]) from e
 
 
+def _progress(done: int, total: int, successes: int) -> None:
+    print(f"eval: {done}/{total} episodes played, {successes} succeeded", file=sys.stderr, flush=True)
+
+
+def template_table(summary: dict) -> str:
+    """Success per template (with its Wilson 95 % interval) and overall, as a text table."""
+    rows = [("template", "success", "rate", "95% interval", "lost")]
+    for name, r in [*summary["by_template"].items(), ("overall", summary["overall"])]:
+        rate = "n/a" if r["success_rate"] is None else f"{100 * r['success_rate']:.0f}%"
+        lo, hi = r["success_ci95"]
+        rows.append((name, f"{r['successes']}/{r['scored']}", rate, f"[{lo:.2f}, {hi:.2f}]", str(r["lost"])))
+    width = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    cells = [[row[0].ljust(width[0]), *(c.rjust(w) for c, w in zip(row[1:], width[1:], strict=True))]
+             for row in rows]
+    lines = ["  ".join(c) for c in cells]
+    return "\n".join([*lines[:-1], "-" * len(lines[0]), lines[-1]])
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     _check_suite(cfg)  # before loading the model: bad names fail fast
@@ -80,9 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from tasks.base import TaskError
 
     try:
-        summary = run_evaluation(cfg)
+        summary = run_evaluation(cfg, progress=_progress)
     except (EvalError, ModelLoadError, TaskError) as e:
         raise UserError(str(e)) from e
+    print(template_table(summary))
     o = summary["overall"]
     rate = "n/a" if o["success_rate"] is None else f"{o['success_rate']:.2f}"
     lo, hi = o["success_ci95"]

@@ -21,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", choices=["train", "test", "heldout", "all"])
     p.add_argument("--seeds", type=int, default=5, help="instances per template (default 5)")
     p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--resolution", default="small", help="PhoneSim screen preset (default small)")
+    p.add_argument("--sim-resolution", dest="resolution", choices=("default", "small"),
+                   default="small", help="PhoneSim screen size (default small)")
+    p.add_argument("--resolution", dest="resolution", choices=("default", "small"),
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
     p.set_defaults(func=run)
 
 

@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write one self-contained report.html (no network fetches): settings, a sortable "
         "summary table, plots (success by app; training curves for a run with metrics.jsonl) and "
         "per-episode filmstrips, failures first. With two evaluations, also their differences per "
-        "template and app with 95%% intervals.",
+        "template and app with 95% intervals.",
     )
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="one run directory, or two evaluations")
     p.add_argument("--out", type=Path, help="HTML file to write (default RUN_A/report.html)")

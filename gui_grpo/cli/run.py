@@ -21,7 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "capped; it may open only the apps the instruction names unless --allow-app adds more ('*': any). "
         "The trajectory is saved like an evaluation episode.",
     )
-    p.add_argument("--device", required=True, help="adb:HOST:PORT, serial:SERIAL or sim:1")
+    p.add_argument("--devices", dest="device",
+                   help="the one device to drive: adb:HOST:PORT, serial:SERIAL or sim:1 (avd: pools are "
+                   "for eval and train)")
+    p.add_argument("--device", dest="device", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name
     p.add_argument("--task", required=True, help="the instruction, e.g. \"Turn on airplane mode\"")
     add_model_flags(p, sim_resolution=False)
     p.add_argument("--max-steps", type=int, default=15, help="step cap (default 15)")
@@ -100,6 +103,8 @@ def _describe_apps(allowed: frozenset[str] | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from gui_grpo.rollout.deploy import AgentRun, DeployError, SafetyPolicy, run_agent
 
+    if args.device is None:
+        raise UserError("give --devices SPEC, the one device to drive: adb:HOST:PORT, serial:SERIAL or sim:1")
     try:
         safety = SafetyPolicy(
             allowed_keys=frozenset(SafetyPolicy().allowed_keys | set(args.allow_key)),
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         record = run_agent(device, policy, agent)
     finally:
         device.close()
-    ending = record["lost"] or record["claimed_status"] or ("step cap" if record["truncated"] else "stopped")
+    claimed = record["claimed_status"] and f"the agent claims {record['claimed_status']}; no checker ran"
+    ending = record["lost"] or claimed or ("step cap" if record["truncated"] else "stopped")
     print(f"{record['num_steps']} steps ({ending}); trajectory saved in {out}")
     return 0 if record["lost"] is None else 1

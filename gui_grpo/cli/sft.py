@@ -35,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--observation", choices=["pixels", "pixels+elements"], default="pixels+elements")
     d.add_argument("--action-format", choices=["mobile_use", "mobile_use_norm1000", "json"], default="json")
     d.add_argument("--max-pixels", type=_positive, default=40_000, help="screenshot pixel budget")
-    d.add_argument("--resolution", default="small", help="PhoneSim resolution (default small)")
+    d.add_argument("--sim-resolution", dest="resolution", choices=("default", "small"),
+                   default="small", help="PhoneSim screen size (default small)")
+    d.add_argument("--resolution", dest="resolution", choices=("default", "small"),
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
     d.set_defaults(func=run_demos)
 
     s = subparsers.add_parser(
@@ -62,7 +65,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--max-minutes", type=float, default=10.0, help="training time budget")
     s.add_argument("--eval-instances", type=int, default=16, help="held-out instances played before/after")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    s.add_argument("--torch-device", dest="device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where the model runs (default auto: cuda when there is one)")
+    s.add_argument("--device", dest="device", choices=["auto", "cpu", "cuda"], default=argparse.SUPPRESS,
+                   help=argparse.SUPPRESS)  # the old name
     s.set_defaults(func=run_sft)
 
 

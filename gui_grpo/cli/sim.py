@@ -71,8 +71,10 @@ def add_serve_parser(sim_subparsers: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--count", type=_count, default=1, help="how many sims to serve (default 1)")
     p.add_argument("--seed", type=_seed, default=0,
                    help="PhoneSim seed; every sim starts from it (default 0)")
-    p.add_argument("--resolution", choices=("default", "small"), default="default",
-                   help="PhoneSim screen size (default: default)")
+    p.add_argument("--sim-resolution", dest="resolution", choices=("default", "small"),
+                   default="default", help="PhoneSim screen size (default: default)")
+    p.add_argument("--resolution", dest="resolution", choices=("default", "small"),
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
     p.add_argument("--require-auth", metavar="KEYS_FILE", default=None,
                    help="let in only hosts that sign with a key in this adbkey.pub-format file (reread when "
                         "it changes)")
@@ -198,7 +200,10 @@ def add_screenshot_parser(sim_subparsers: argparse._SubParsersAction) -> argpars
     p.add_argument("--app", default="home",
                    help="launcher label or package (settings, contacts, messages, ...); default: home screen")
     p.add_argument("--out", required=True, type=Path, help="PNG file to write")
-    p.add_argument("--resolution", choices=("default", "small"), default="default")
+    p.add_argument("--sim-resolution", dest="resolution", choices=("default", "small"),
+                   default="default", help="PhoneSim screen size (default: default)")
+    p.add_argument("--resolution", dest="resolution", choices=("default", "small"),
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # the old name
     p.add_argument("--seed", type=int, default=0, help="domain-randomisation seed (default 0)")
     p.add_argument("--dark", action="store_true", help="dark theme")
     p.add_argument("--no-randomize", action="store_true", help="plain look: no accent/wallpaper/jitter")

@@ -174,11 +174,22 @@ class _Played:
 class _Evaluation:
     """Plays the instances of one evaluation on its devices, chunk by chunk."""
 
-    def __init__(self, policy: Policy, cfg: EvalConfig, spec: DeviceSpec) -> None:
+    def __init__(self, policy: Policy, cfg: EvalConfig, spec: DeviceSpec,
+                 progress: Callable[[int, int, int], None] | None = None, total: int = 0) -> None:
         self.policy = policy
         self.cfg = cfg
         self.spec = spec
         self.lost_devices: list[str] = []
+        self.progress = progress
+        self.total = total
+        self.done = self.successes = 0
+
+    def _tell(self, played: list[_Played]) -> None:
+        """Report progress after a chunk: episodes played, of all, and how many the checkers passed."""
+        self.done += len(played)
+        self.successes += sum(1 for p in played if episode_verdict(p.result)["success"])
+        if self.progress is not None:
+            self.progress(self.done, self.total, self.successes)
 
     def _play(self, groups: list[GroupSpec], threads: int = 0) -> list[EpisodeResult]:
         return play_groups(
@@ -204,9 +215,12 @@ class _Evaluation:
                     return SimDevice(seed=s, resolution=r)
 
                 groups.append(start_group(tasks[i], dev_seed, i, 1, make))
+            chunk_played = []
             for g, result in zip(groups, self._play(groups), strict=True):
-                out.append(_Played(result, f"sim:{g.seed}"))  # the PhoneSim seed names it
+                chunk_played.append(_Played(result, f"sim:{g.seed}"))  # the PhoneSim seed names it
                 g.devices[0].close()
+            out += chunk_played
+            self._tell(chunk_played)
         return out
 
     def on_devices(self, tasks: list[Task], devices: list[Device]) -> list[_Played]:
@@ -225,10 +239,13 @@ class _Evaluation:
                 start_group_on(task, task.seed or 0, i, [device])
                 for (i, task), device in zip(batch, list(devices), strict=False)
             ]
+            batch_played = []
             for g, result in zip(groups, self._play(groups, threads=len(groups)), strict=True):
-                out.append(_Played(result, g.devices[0].name))
+                batch_played.append(_Played(result, g.devices[0].name))
                 if result.lost is not None:
                     self._drop(g.devices[0], devices)
+            out += batch_played
+            self._tell(batch_played)
         return out
 
     def _drop(self, device: Device, devices: list[Device]) -> None:
@@ -263,8 +280,10 @@ def run_evaluation(
     cfg: EvalConfig,
     policy: Policy | None = None,
     connect: Callable[[DeviceSpec], list[Device]] = _connect,
+    progress: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Play the evaluation, write summary.json, episodes.jsonl and trajectories; return the summary."""
+    """Play the evaluation, write summary.json, episodes.jsonl and trajectories; return the summary.
+    ``progress(done, total, successes)`` is called after each batch of episodes."""
     spec = parse_device_spec(cfg.devices)
     if spec.kind == "avd":
         raise EvalError("avd: specs are started by the emulator pool; give their adb: or serial: addresses")
@@ -275,7 +294,7 @@ def run_evaluation(
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        evaluation = _Evaluation(policy, cfg, spec)
+        evaluation = _Evaluation(policy, cfg, spec, progress, len(tasks))
         if spec.kind == "sim":
             played = evaluation.on_sims(tasks)
         else:
