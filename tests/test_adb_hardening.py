@@ -412,3 +412,23 @@ def test_sim_keys_list_and_accept(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert cli.main(["sim", "keys", "accept", str(keys_file), fp]) == 0
     assert keys_file.read_text() == encode_android_pubkey(key, "me@laptop") + "\n"
     assert not pending_keys(keys_file)
+
+
+def test_served_sims_listen_on_loopback_only_by_default(device: FakeDevice) -> None:
+    with AdbServer(device, port=0) as server:
+        assert server.address.startswith("127.0.0.1:")
+        port = int(server.address.rsplit(":", 1)[1])
+        lan = [a for a in _own_addresses() if not a.startswith("127.")]
+        for address in lan:  # another interface of this machine gets no answer
+            with pytest.raises(OSError):
+                socket.create_connection((address, port), timeout=1).close()
+    with serve_devices([FakeDevice()], port=0) as served:
+        assert all(a.startswith("127.0.0.1:") for a in served.addresses)
+
+
+def _own_addresses() -> list[str]:
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+    except OSError:
+        return []
+    return [a for a in out.split() if "." in a]
