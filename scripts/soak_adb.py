@@ -28,7 +28,6 @@ import json
 import math
 import os
 import random
-import select
 import shutil
 import socket
 import subprocess
@@ -39,7 +38,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import psutil
 from adb_shell.adb_device import AdbDevice as AdbShellDevice
@@ -55,19 +53,6 @@ MIX = (("shell", 40), ("screencap", 15), ("uiautomator", 15), ("input", 15), ("p
 PAYLOAD_BYTES = 4096
 SHOWN_ERRORS = 5
 TIMEOUT_S = 30.0
-
-
-class Client(Protocol):
-    """One client of a served sim: what a request of each kind needs."""
-
-    kind: str
-
-    def shell(self, cmd: str) -> str: ...
-    def screencap(self) -> bytes: ...
-    def dump(self) -> bytes: ...
-    def push(self, local: Path, remote: str) -> None: ...
-    def pull(self, remote: str, local: Path) -> None: ...
-    def close(self) -> None: ...
 
 
 class ShellClient:
@@ -116,7 +101,7 @@ class ToolClient:
         return self.server.run("-s", self.address, *args)
 
     def shell(self, cmd: str) -> str:
-        # `adb shell` (protocol v2 or legacy) passes the exit status on when the server reports it.
+        # A legacy shell (the sim offers no shell v2): no exit status comes back, the output is checked.
         return self._adb("shell", cmd).decode()
 
     def screencap(self) -> bytes:
@@ -158,6 +143,9 @@ class AdbToolServer:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+Client = ShellClient | ToolClient
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -174,20 +162,30 @@ class SimServer:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      start_new_session=True)
         self.addresses: list[str] = []
-        deadline = time.monotonic() + 120
+        printed = threading.Event()
+        threading.Thread(target=self._read_addresses, args=(count, printed), daemon=True).start()
+        if not printed.wait(120) or len(self.addresses) < count:
+            self.close()
+            tail = log.read_text(errors="replace")[-800:]
+            raise RuntimeError(f"sim serve did not print {count} addresses within 120 s: {tail}")
+
+    def _read_addresses(self, count: int, printed: threading.Event) -> None:
+        """Collect the ``serving sim I on ADDRESS`` lines; ``printed`` is set at the last or at EOF."""
         assert self.proc.stdout is not None
-        while len(self.addresses) < count:
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            line = self.proc.stdout.readline() if ready else ""
-            if not line:
-                self.close()
-                tail = log.read_text(errors="replace")[-800:]
-                raise RuntimeError(f"sim serve did not print {count} addresses within 120 s: {tail}")
+        for line in self.proc.stdout:
             if line.startswith("serving sim "):
                 self.addresses.append(line.split(" on ")[1].split()[0])
+            if len(self.addresses) == count:
+                break
+        printed.set()
 
     def rss(self) -> int:
         return psutil.Process(self.proc.pid).memory_info().rss
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the server process has used so far."""
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return times.user + times.system
 
     def close(self) -> None:
         self.proc.terminate()
@@ -379,6 +377,12 @@ def soak(workers: list[Worker], server: SimServer, seconds: float) -> tuple[floa
     return elapsed, rss
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the adb tool processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def rss_figures(launch: int, rss: list[tuple[float, int]], warm_up_s: float) -> dict[str, float]:
     """RSS in MiB at launch, at the start, after the warm-up (the first sample at or past ``warm_up_s``,
     at most a third of the run in), at the end and at most; growth from the warm-up (the target) and from
@@ -405,7 +409,10 @@ def run(args: argparse.Namespace, adb: str | None) -> dict[str, object]:
         workers = [Worker(i, c, work, args.think_ms / 1000) for i, c in enumerate(clients)]
         for t in in_threads([w.warm_up for w in workers], "warm-up"):
             t.join(TIMEOUT_S * 3)
+        cpu0, own0 = server.cpu_s(), _own_cpu_s()
         elapsed, rss = soak(workers, server, args.seconds)
+        cpu = {"server": round((server.cpu_s() - cpu0) / elapsed, 2),
+               "clients_process": round((_own_cpu_s() - own0) / elapsed, 2)}
         result = summarise(workers, elapsed)
     finally:
         for c in clients:
@@ -415,6 +422,8 @@ def run(args: argparse.Namespace, adb: str | None) -> dict[str, object]:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
     result["server_rss_mib"] = rss_figures(rss_launch, rss, args.warm_up_s)
+    result["cpu_cores_used"] = cpu  # CPU seconds per wall second during the soak
+    result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     result["setup"] = {"clients": args.clients, "sims": args.count, "think_ms": args.think_ms,
                        "resolution": args.resolution, "adb_tool": adb, "cpus": os.cpu_count(),
                        "clients_by_kind": dict(Counter(c.kind for c in clients))}
@@ -433,6 +442,9 @@ def report(result: dict) -> str:
     for table in ("latency", "latency_by_client"):
         for kind, st in result[table].items():
             lines.append(f"{kind:<28}{st['n']:>7}{st['p50_ms']:>9}{st['p99_ms']:>9}{st['max_ms']:>9}")
+    cpu = result["cpu_cores_used"]
+    lines.append(f"CPU cores used: server {cpu['server']}, clients (this process and its adb runs) "
+                 f"{cpu['clients_process']}; load average {result['load_average_1m_end']}")
     lines.append(f"errors: {result['errors']} {result['errors_by_kind'] or ''}".rstrip())
     lines += [f"  {e}" for e in result["first_errors"]]
     lines.append(f"server RSS: launch {rss['launch']} MiB, start {rss['start']} MiB, "

@@ -2,6 +2,7 @@
 
     python scripts/soak_train.py [--steps 300] [--json FILE] [--refuse-rate 0.05] [--drop-rate 0.01]
                                  [--delay-rate 0.02] [--delay-s 0.05] [--model DIR] [--out DIR]
+    python scripts/soak_train.py --in-process   # the control: the trainer's own sims, no ADB, no faults
 
 The model is the tiny Qwen2.5-VL of ``gui-grpo init-model`` (random weights, LoRA, CPU, fp32, one torch
 thread by default), trained by the real ``Trainer`` (``Trainer.train``: checkpoints every 50 steps, the
@@ -43,6 +44,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -64,6 +66,7 @@ from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.train.config import TrainConfig, config_from_dict
 
 WARM_UP_STEPS = 20
+GROUPS, GROUP_SIZE = 1, 2  # B groups of G episodes a step
 MIB = 1 << 20
 
 
@@ -115,12 +118,12 @@ class AdbRollouts:
 
 
 def _gist(lost: str) -> str:
-    """``DeviceUnreachable: 127.0.0.1:4242: connection broke during `input tap 1 2` (it may have run): ...``
-    as ``DeviceUnreachable: connection broke during `input ...` (it may have run)``."""
-    kind, _, message = lost.partition(": ")
-    message = message.split(": ", 1)[-1] if message.startswith("127.0.0.1:") else message
-    head = re.sub(r"`(\w+)[^`]*`", r"`\1 ...`", message).split(";")[0].split(": [")[0]
-    return f"{kind}: {head[:90]}"
+    """Why an episode was lost without addresses, arguments or detail: ``DeviceUnreachable: 127.0.0.1:42:
+    connection broke during `input tap 1 2; echo ...` (it may have run): ...`` as ``DeviceUnreachable:
+    connection broke during `input ...` (it may have run)``."""
+    text = re.sub(r"`(\w+)[^`]*`", r"`\1 ...`", re.sub(r"[\w.]+:\d+:? ", "", lost))
+    text = text.split(" (it may have run)")[0] + " (it may have run)" if "(it may have run)" in text else text
+    return re.split(r"; |: \[", text)[0][:100]
 
 
 def build_config(model: str, out: str, steps: int) -> TrainConfig:
@@ -128,7 +131,8 @@ def build_config(model: str, out: str, steps: int) -> TrainConfig:
     return config_from_dict({
         "model": model, "out": out, "steps": steps, "device": "cpu", "dtype": "float32",
         "progress_bar": False, "save_every": 50, "keep_checkpoints": 2, "suite": "smoke",
-        "rollout": {"groups_per_step": 1, "group_size": 2, "max_new_tokens": 16, "max_steps": 2},
+        "rollout": {"groups_per_step": GROUPS, "group_size": GROUP_SIZE, "max_new_tokens": 16,
+                    "max_steps": 2},
         "prompt": {"observation": "pixels+elements", "action_format": "json", "max_pixels": 28 * 28 * 24},
         "optim": {"lr": 1e-4},
     })
@@ -143,6 +147,8 @@ class StepWatch:
         self.process = psutil.Process()
         self.rss: list[int] = []
         self.seconds: list[float] = []
+        self.threads: list[int] = []  # live threads and open file descriptors after each step: leaks show
+        self.fds: list[int] = []
 
     def __call__(self, step: int) -> dict[str, Any]:
         faulthandler.dump_traceback_later(self.timeout_s, exit=True)
@@ -150,6 +156,8 @@ class StepWatch:
         row = self.train_step(step)
         self.seconds.append(time.perf_counter() - t0)
         self.rss.append(self.process.memory_info().rss)
+        self.threads.append(threading.active_count())
+        self.fds.append(self.process.num_fds())
         return row
 
 
@@ -166,7 +174,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             init_model(model, family="qwen2_5_vl", size="tiny", seed=0)
         rollouts = AdbRollouts(ensure_key(work / "adbkey"), args.refuse_rate, args.drop_rate,
                                args.delay_rate, args.delay_s)
-        trainer_module.play_jobs = rollouts  # the rollouts' one device-making call; see the docstring
+        if not args.in_process:
+            trainer_module.play_jobs = rollouts  # the rollouts' one device-making call; see the docstring
         trainer = trainer_module.Trainer(build_config(model, str(args.out or work / "run"), args.steps))
         watch = StepWatch(trainer.train_step, args.step_timeout)
         trainer.train_step = watch  # type: ignore[method-assign]
@@ -190,7 +199,8 @@ def summarise(history: list[dict[str, Any]], watch: StepWatch, rollouts: AdbRoll
     rss_base, rss_end = watch.rss[base - 1], watch.rss[-1]
     return {
         "steps": done, "steps_asked": steps, "completed": done == steps,
-        "episodes": rollouts.servers_started,  # one server, one device, one episode each
+        # over ADB one server, one device, one episode each; in process B x G a step
+        "episodes": rollouts.servers_started or done * GROUPS * GROUP_SIZE,
         "lost_episodes": int(sum(row.get("lost_episodes", 0) for row in history)),
         "skipped_steps": int(history[-1].get("skipped_steps", 0)) if history else 0,
         "steps_without_samples": sum(1 for row in history if not row.get("samples")),
@@ -202,6 +212,10 @@ def summarise(history: list[dict[str, Any]], watch: StepWatch, rollouts: AdbRoll
                     "max": round(max(watch.rss) / MIB, 1),
                     "growth_pct": round((rss_end - rss_base) / rss_base * 100, 2),
                     "every_10_steps": [round(r / MIB, 1) for r in watch.rss[9::10]]},
+        "threads": {"after_step": watch.threads[base - 1], "end": watch.threads[-1],
+                    "max": max(watch.threads)},
+        "open_fds": {"after_step": watch.fds[base - 1], "end": watch.fds[-1], "max": max(watch.fds)},
+        "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX"), "over_adb": rollouts.servers_started > 0,
         "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
     }
 
@@ -212,13 +226,16 @@ def report(r: dict[str, Any]) -> str:
     growth_ok = rss["growth_pct"] <= 5
     return "\n".join([
         f"soak_train: {r['steps']} of {r['steps_asked']} steps in {r['wall_s']} s "
-        f"({r['step_s_mean']} s a step, slowest {r['step_s_max']} s), {r['episodes']} episodes over ADB",
+        f"({r['step_s_mean']} s a step, slowest {r['step_s_max']} s), {r['episodes']} episodes "
+        f"{'over ADB' if r['over_adb'] else 'on in-process sims (no ADB, no faults)'}",
         f"faults injected: {faults}",
         f"lost episodes: {r['lost_episodes']} of {r['episodes']}; skipped steps: {r['skipped_steps']}; "
         f"steps without samples: {r['steps_without_samples']}",
         *[f"  lost {n}: {why}" for why, n in r["lost_because"].items()],
         f"RSS: after step {rss['after_step']} {rss['base']} MiB, end {rss['end']} MiB, max {rss['max']} MiB, "
         f"growth {rss['growth_pct']:+.2f} %",
+        f"threads {r['threads']['after_step']} after step {rss['after_step']}, {r['threads']['end']} at the "
+        f"end; open fds {r['open_fds']['after_step']} then {r['open_fds']['end']}",
         f"targets: run completed: {'ok' if r['completed'] else 'MISSED'}; no hang: ok; lost episodes "
         f"counted: {r['lost_episodes']}; RSS growth <= 5 % after step {rss['after_step']}: "
         f"{'ok' if growth_ok else 'MISSED'}",
@@ -243,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delay-rate", type=rate, default=0.02, help="per message sent (default 0.02)")
     p.add_argument("--delay-s", type=float, default=0.05, help="length of a delay (default 0.05 s)")
     p.add_argument("--step-timeout", type=float, default=300.0, help="a step longer than this is a hang")
+    p.add_argument("--in-process", action="store_true",
+                   help="the control run: the trainer's own in-process sims, no ADB and no faults")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--model", default=None, help="base model dir (default: a fresh tiny qwen2_5_vl)")
     p.add_argument("--out", type=Path, default=None, help="run directory to keep (default: a temporary one)")
