@@ -194,7 +194,12 @@ def new_run_dir(name: str | None) -> str:
         if not name or "/" in name or name.startswith("."):
             raise UserError(f"--name {name!r}: give a plain name such as lr3e-5 (it becomes runs/NAME)")
         return f"runs/{name}"
-    base = f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}"
+    return timestamped("runs/train")
+
+
+def timestamped(base: str) -> str:
+    """``BASE-<date>-<time>``, with ``-2``, ``-3``... if that one exists: a directory no run holds yet."""
+    base = f"{base}-{time.strftime('%Y%m%d-%H%M%S')}"
     out, n = base, 1
     while Path(out).exists():
         n += 1
@@ -302,7 +307,7 @@ def run_preset(args: argparse.Namespace) -> int:
             raise UserError("give --name or --out, not both (--name NAME is --out runs/NAME)")
         out = new_run_dir(args.name)
     if out is None and _holds_job(Path(preset.out)):  # a second main job gets a directory of its own
-        out = f"{preset.out}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out = timestamped(preset.out)
     elif out is not None and _holds_job(Path(str(out))):
         raise UserError(f"{out} already holds a {preset.name} job; give another --out or --name")
     run_quickstart(

@@ -58,13 +58,16 @@ class ModelUsage:
         body["prompt"]["action_format"] = resolve_format(self.family, self.prompt.action_format)
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
+    def settings(self) -> dict[str, Any]:
+        """What the prompt flags of ``eval`` and ``run`` set, keyed by flag (``max_pixels``: --max-pixels)."""
+        p = self.prompt
+        return {"observation": p.observation, "action_format": resolve_format(self.family, p.action_format),
+                "max_pixels": p.max_pixels, "max_new_tokens": self.max_new_tokens,
+                "sim_resolution": self.sim_resolution}
+
     def flags(self) -> str:
         """The command-line flags that say the same (for messages)."""
-        p = self.prompt
-        action_format = resolve_format(self.family, p.action_format)
-        return (f"--observation {p.observation} --action-format {action_format} "
-                f"--max-pixels {p.max_pixels} --max-new-tokens {self.max_new_tokens} "
-                f"--sim-resolution {self.sim_resolution}")
+        return " ".join(f"--{name.replace('_', '-')} {value}" for name, value in self.settings().items())
 
 
 def save_usage(directory: str | Path, usage: ModelUsage) -> Path:
@@ -124,13 +127,7 @@ def settle(usage: ModelUsage | None, asked: Requested, family: str, source: Path
             max_new_tokens=asked.max_new_tokens or DEFAULT_MAX_NEW_TOKENS,
             sim_resolution=asked.sim_resolution or DEFAULT_SIM_RESOLUTION,
         )
-    trained = {
-        "observation": usage.prompt.observation,
-        "action_format": resolve_format(usage.family, usage.prompt.action_format),
-        "max_pixels": usage.prompt.max_pixels,
-        "max_new_tokens": usage.max_new_tokens,
-        "sim_resolution": usage.sim_resolution,
-    }
+    trained = usage.settings()
     for name, value in dataclasses.asdict(asked).items():
         if name == "action_format" and value is not None:
             value = resolve_format(usage.family, value)
