@@ -1,12 +1,19 @@
 """Suites of templates and the splits that keep training and evaluation apart.
 
 Suites: ``smoke`` (a handful of one-step tasks, for quick end-to-end checks), ``easy`` (every easy
-template), ``standard`` (every template). Splits:
+template), ``standard`` (every template), ``quickstart`` (the main job's 17 templates: demonstrated ones,
+reward-only ones and held-out ones, ``QUICKSTART_DEMOS`` / ``QUICKSTART_REWARD_ONLY`` /
+``QUICKSTART_HELD_OUT``) and ``quickstart-demos`` (its demonstrated templates alone). Splits, by the
+parameter seed modulo ``TEST_MODULUS``:
 
-- ``train``: seeds not divisible by ``TEST_MODULUS``, templates not held out;
-- ``test``: seeds divisible by ``TEST_MODULUS`` (unseen parameters and phrasings), templates not held out;
-- ``heldout``: the templates in ``HELD_OUT`` (unseen templates, for generalisation), any seed;
+- ``train``: seeds with remainder 2, 3 or 4, templates not held out;
+- ``validation``: remainder 1 (for development: choices are made here, never on the test split);
+- ``test``: remainder 0 (unseen parameters and phrasings), templates not held out;
+- ``heldout``: the suite's held-out templates (unseen templates, for generalisation), any seed;
 - ``all``: everything in the suite.
+
+Held-out templates are ``HELD_OUT`` for every suite but the quickstart ones, which hold out
+``QUICKSTART_HELD_OUT``.
 
 ``instances(suite, split, n, seed)`` cycles through the split's templates in an order drawn from ``seed``
 and gives each a parameter seed from the split, so the same arguments always give the same instances.
@@ -21,8 +28,8 @@ from typing import Literal
 
 from tasks.base import Task, TaskError, all_tasks
 
-Split = Literal["train", "test", "heldout", "all"]
-SPLITS: tuple[str, ...] = ("train", "test", "heldout", "all")
+Split = Literal["train", "validation", "test", "heldout", "all"]
+SPLITS: tuple[str, ...] = ("train", "validation", "test", "heldout", "all")
 TEST_MODULUS = 5
 SEED_RANGE = 1_000_000
 
@@ -57,6 +64,31 @@ HELD_OUT: frozenset[str] = frozenset(
     }
 )
 
+# The main job's suite (protocol v2, docs/LEARNING.md). D: oracle demonstrations for the warm start.
+QUICKSTART_DEMOS: tuple[str, ...] = (
+    "settings.wifi_off",
+    "settings.bluetooth_on",
+    "settings.airplane_on",
+    "settings.device_name_info",
+    "clock.alarm_off",
+    "contacts.favourite",
+    "files.create_folder",
+)
+# R: reward-only, trained by GRPO from their checkers alone; each is next to a demonstrated template.
+QUICKSTART_REWARD_ONLY: tuple[str, ...] = (
+    "settings.dark_theme_on",
+    "settings.wifi_and_bluetooth_off",
+    "settings.airplane_with_bluetooth",
+    "settings.brightness",
+    "clock.alarm_on",
+    "contacts.unfavourite",
+    "files.create_folder_in_documents",
+)
+# H: never trained, in either phase.
+QUICKSTART_HELD_OUT: frozenset[str] = frozenset(
+    {"settings.dark_theme_off", "settings.wifi_on", "contacts.delete"}
+)
+
 
 def load_templates() -> list[type[Task]]:
     """Import every template module and return all registered templates, sorted by name."""
@@ -72,13 +104,23 @@ def suite_templates(suite: str) -> list[type[Task]]:
         return templates
     if suite == "easy":
         return [t for t in templates if t.difficulty == "easy"]
+    by_name = {t.name: t for t in templates}
     if suite == "smoke":
-        by_name = {t.name: t for t in templates}
         return [by_name[n] for n in SMOKE]
+    if suite == "quickstart":
+        names = {*QUICKSTART_DEMOS, *QUICKSTART_REWARD_ONLY, *QUICKSTART_HELD_OUT}
+        return [t for t in templates if t.name in names]
+    if suite == "quickstart-demos":
+        return [by_name[n] for n in sorted(QUICKSTART_DEMOS)]
     raise TaskError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}")
 
 
-SUITES: tuple[str, ...] = ("smoke", "easy", "standard")
+SUITES: tuple[str, ...] = ("smoke", "easy", "standard", "quickstart", "quickstart-demos")
+
+
+def held_out(suite: str) -> frozenset[str]:
+    """The templates ``suite`` never trains on (its ``heldout`` split)."""
+    return QUICKSTART_HELD_OUT if suite.startswith("quickstart") else HELD_OUT
 
 
 def split_templates(suite: str, split: str) -> list[type[Task]]:
@@ -87,13 +129,20 @@ def split_templates(suite: str, split: str) -> list[type[Task]]:
     templates = suite_templates(suite)
     if split == "all":
         return templates
+    kept = held_out(suite)
     if split == "heldout":
-        return [t for t in templates if t.name in HELD_OUT]
-    return [t for t in templates if t.name not in HELD_OUT]
+        return [t for t in templates if t.name in kept]
+    return [t for t in templates if t.name not in kept]
 
 
 def is_test_seed(seed: int) -> bool:
     return seed % TEST_MODULUS == 0
+
+
+def seed_split(seed: int) -> str:
+    """``train``, ``validation`` or ``test``: the split a parameter seed belongs to."""
+    rest = seed % TEST_MODULUS
+    return "test" if rest == 0 else "validation" if rest == 1 else "train"
 
 
 def draw_seed(rng: random.Random, split: str) -> int:
@@ -101,8 +150,10 @@ def draw_seed(rng: random.Random, split: str) -> int:
     base = rng.randrange(SEED_RANGE) * TEST_MODULUS
     if split == "test":
         return base
+    if split == "validation":
+        return base + 1
     if split == "train":
-        return base + rng.randrange(1, TEST_MODULUS)
+        return base + rng.randrange(2, TEST_MODULUS)
     return base + rng.randrange(TEST_MODULUS)
 
 
@@ -144,7 +195,7 @@ def template_seeds(split: str, n: int, start: int = 0) -> list[int]:
         raise TaskError(f"unknown split {split!r}; known splits: {', '.join(SPLITS)}")
     out, s = [], start
     while len(out) < n:
-        if split in ("heldout", "all") or is_test_seed(s) == (split == "test"):
+        if split in ("heldout", "all") or seed_split(s) == split:
             out.append(s)
         s += 1
     return out

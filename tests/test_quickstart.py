@@ -31,10 +31,14 @@ def test_train_smoke_preset_end_to_end(smoke: tuple[Path, subprocess.CompletedPr
     assert (run / "warm_start" / "config.json").is_file()
     assert (run / "grpo" / "final" / "adapter_config.json").is_file()
     summary = json.loads((run / "quickstart.json").read_text())
-    for key in ("before_test", "after_test"):
+    for key in ("before_test", "control_test", "after_test"):  # warm start, the control (more SFT), GRPO
         assert 0.0 <= summary[key]["success_rate"] <= 1.0 and len(summary[key]["success_ci95"]) == 2
+        assert summary["groups"][key]["all"]["scored"] == summary[key]["scored"]
+    assert (run / "control" / "config.json").is_file() and (run / "eval_control_test" / "summary.json").is_file()
     assert summary["code_version"]
-    assert "warm start, test-split params" in proc.stdout and "GRPO, test-split params" in proc.stdout
+    table = proc.stdout[proc.stdout.rindex("greedy success"):]
+    assert "test: all" in table
+    assert all(label in table for label in ("warm start", "control (more SFT)", "GRPO"))
     assert "run directory" in proc.stdout
     # --no-progress reaches the preset's GRPO phase: a line per step on stdout, no tqdm bar on stderr.
     assert "step=1" in proc.stdout and "step/s" not in proc.stderr

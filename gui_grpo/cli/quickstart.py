@@ -1,16 +1,19 @@
 """The main job: warm start a tiny model on oracle demonstrations, then GRPO, on PhoneSim, on a CPU.
 
-``gui-grpo train`` with no arguments runs the ``quickstart`` preset:
+``gui-grpo train`` with no arguments runs the ``quickstart`` preset (protocol v2, docs/LEARNING.md):
 
 1. build the tiny Qwen2.5-VL model if ``runs/tiny`` is absent (``gui-grpo init-model``);
-2. record oracle demonstrations (``demo_seeds`` episodes per template of the train split);
-3. supervised warm start, full-parameter, until the loss stops improving or ``warm.max_minutes`` pass;
-4. evaluate the warm start greedily on held-out instances (test-split parameters) and held-out templates;
-5. GRPO from the warm start (LoRA; the reference is the warm-started model);
-6. evaluate again on the same instances, print a before/after table with Wilson 95% intervals, plot the
+2. record oracle demonstrations of the demonstrated templates D only (``demo_suite``, train split);
+3. supervised warm start on them, full-parameter, until the loss stops improving or ``warm.max_minutes``;
+4. evaluate the warm start greedily on test-split instances of D and the reward-only templates R, and on
+   the held-out templates H;
+5. GRPO from the warm start on D and R (train split; R has no demonstration, only its checker);
+6. the control: supervised training continued on the same demonstrations for GRPO's wall-clock;
+7. evaluate both on the same instances, print the table (D, R, D and R, H; Wilson 95% intervals), plot the
    curves, and say where the run is.
 
-Budgets are fixed in the preset, not tuned per run. ``--preset smoke`` runs the same pipeline in seconds.
+Budgets are fixed in the preset, not tuned per run. ``--preset smoke`` runs the same pipeline in seconds;
+``--preset quickstart-v1`` is the earlier protocol (demonstrations of every trained template).
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ QUICKSTART_PROMPT = PromptConfig(observation="pixels+elements", action_format="j
 
 QUICKSTART_GRPO = TrainConfig(
     model="runs/tiny",  # replaced by the warm start when the job runs
-    suite="easy",
-    steps=200,  # an upper bound: max_minutes usually ends the phase first
-    max_minutes=10.0,
+    suite="quickstart",
+    steps=400,  # an upper bound: max_minutes usually ends the phase first
+    max_minutes=9.0,
     eval_every=25,  # held-out success over time, for the curves: 8 greedy episodes, a few seconds each time
     eval_instances=8,
     save_every=25,  # a crash loses at most 25 steps: `gui-grpo train --resume RUN/grpo` goes on
@@ -50,6 +53,9 @@ QUICKSTART_GRPO = TrainConfig(
     prompt=QUICKSTART_PROMPT,
 )
 """The GRPO phase of the main job: ``TrainConfig``'s defaults with these changes."""
+
+QUICKSTART_V1_GRPO = dataclasses.replace(QUICKSTART_GRPO, suite="easy", steps=200, max_minutes=10.0)
+"""The GRPO phase of protocol v1 (``quickstart-v1``): the ``easy`` suite, demonstrations of all of it."""
 
 
 def warm_start_config(*, epochs: int, max_minutes: float) -> SftConfig:
@@ -76,8 +82,14 @@ class Preset:
     model: str = "runs/tiny"
     """The base model; built with ``gui-grpo init-model`` when absent."""
     out: str = "runs/quickstart"
+    demo_suite: str | None = None
+    """The templates with demonstrations (their train split); None: the GRPO suite's train split."""
     demo_seeds: int = 20
-    """Oracle episodes per train-split template for the warm start."""
+    """Oracle episodes per demonstrated template for the warm start."""
+    control: bool = False
+    """Also continue supervised training on the demonstrations for GRPO's wall-clock, and evaluate it."""
+    eval_split: str = "test"
+    """Where the before/after table is measured: ``test`` for results, ``validation`` for development."""
     eval_episodes: int = 200
     heldout_episodes: int = 50
     eval_batch: int = 25
@@ -107,19 +119,40 @@ class Preset:
         return self.grpo.rollout.max_steps
 
     def with_options(
-        self, *, out: str | None = None, seed: int | None = None, progress_bar: bool | None = None
+        self,
+        *,
+        out: str | None = None,
+        seed: int | None = None,
+        progress_bar: bool | None = None,
+        eval_split: str | None = None,
     ) -> Preset:
-        """This job with another run directory, seed or progress display (all a preset takes)."""
+        """This job with another run directory, seed, progress display or evaluation split (all a preset
+        takes)."""
         grpo = self.grpo
         if seed is not None:
             grpo = dataclasses.replace(grpo, seed=seed)
         if progress_bar is not None:
             grpo = dataclasses.replace(grpo, progress_bar=progress_bar)
-        return dataclasses.replace(self, grpo=grpo, out=self.out if out is None else out)
+        return dataclasses.replace(
+            self,
+            grpo=grpo,
+            out=self.out if out is None else out,
+            eval_split=self.eval_split if eval_split is None else eval_split,
+        )
 
 
 PRESETS: dict[str, Preset] = {
-    "quickstart": Preset("quickstart"),
+    "quickstart": Preset(
+        "quickstart",
+        warm=warm_start_config(epochs=40, max_minutes=6.0),
+        demo_suite="quickstart-demos",
+        control=True,
+        eval_episodes=14 * 29,  # D and R: 14 templates, 29 episodes each
+        heldout_episodes=3 * 30,
+    ),
+    "quickstart-v1": Preset(
+        "quickstart-v1", grpo=copy.deepcopy(QUICKSTART_V1_GRPO), out="runs/quickstart-v1"
+    ),
     "smoke": Preset(
         "smoke",
         grpo=dataclasses.replace(
@@ -131,6 +164,7 @@ PRESETS: dict[str, Preset] = {
             ),
         ),
         warm=warm_start_config(epochs=3, max_minutes=0.5),
+        control=True,
         out="runs/smoke",
         demo_seeds=2,
         eval_episodes=4,
@@ -171,10 +205,9 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     _, processor, family = load_policy(model, device="cpu", dtype="float32")
     builder = PromptBuilder(processor, family, preset.prompt)
     t0 = time.perf_counter()
-    demos, episodes = record_demos(builder, suite=preset.suite, split="train", seeds=preset.demo_seeds)
-    manifest = build_manifest(
-        builder, suite=preset.suite, split="train", seeds=preset.demo_seeds, model=str(model)
-    )
+    suite = preset.demo_suite or preset.suite
+    demos, episodes = record_demos(builder, suite=suite, split="train", seeds=preset.demo_seeds)
+    manifest = build_manifest(builder, suite=suite, split="train", seeds=preset.demo_seeds, model=str(model))
     write_demos(out / "demos", demos, episodes, manifest)
     log(f"demos: {len(demos)} steps from {len(episodes)} oracle episodes ({time.perf_counter() - t0:.0f} s)")
     cfg = dataclasses.replace(
@@ -187,6 +220,29 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     result = run_sft(cfg, load_demos(out / "demos"), log=log)
     last = result.epochs[-1]["loss"] if result.epochs else float("nan")
     log(f"warm start: {len(result.epochs)} epochs in {result.seconds:.0f} s, last loss {last:.4f}")
+    return result.out
+
+
+def control(preset: Preset, warm: Path, out: Path, minutes: float, log: Callable[[str], None]) -> Path:
+    """The control: supervised training continued from the warm start on the same demonstrations, for
+    ``minutes`` (GRPO's wall-clock), with no early stop; returns the trained checkpoint."""
+    from gui_grpo.train.demos import load_demos
+    from gui_grpo.train.sft import run_sft
+
+    cfg = dataclasses.replace(
+        preset.warm,
+        model=str(warm),
+        out=str(out / "control"),
+        seed=preset.seed + 1,
+        max_new_tokens=preset.max_new_tokens,
+        epochs=10_000,
+        patience=0,
+        max_minutes=max(minutes, 0.05),
+    )
+    log(f"control: supervised training on the same demonstrations for {minutes:.1f} min (GRPO's wall-clock)")
+    result = run_sft(cfg, load_demos(out / "demos"), log=log)
+    last = result.epochs[-1]["loss"] if result.epochs else float("nan")
+    log(f"control: {len(result.epochs)} more epochs in {result.seconds:.0f} s, last loss {last:.4f}")
     return result.out
 
 
@@ -227,52 +283,98 @@ def grpo(
     return (final, None) if cfg.lora.full_finetune else (warm, final)
 
 
-def _row(label: str, summary: dict | None) -> str:
-    if summary is None:
-        return f"{label:<34} {'-':>8}"
-    o = summary["overall"]
-    lo, hi = o["success_ci95"]
-    return f"{label:<34} {o['success_rate'] * 100:7.1f}%  [{lo * 100:5.1f}, {hi * 100:5.1f}]  n={o['scored']}"
+PHASES: tuple[tuple[str, str], ...] = (("before", "warm start"), ("control", "control (more SFT)"),
+                                       ("after", "GRPO"))
 
 
-def comparison_table(results: dict[str, dict | None]) -> str:
-    lines = [f"{'held-out success (greedy)':<34} {'rate':>8}  95% Wilson interval"]
-    for key, label in [
-        ("before_test", "warm start, test-split params"),
-        ("after_test", "GRPO, test-split params"),
-        ("before_heldout", "warm start, held-out templates"),
-        ("after_heldout", "GRPO, held-out templates"),
-    ]:
-        if key in results:
-            lines.append(_row(label, results[key]))
+def template_groups(preset: Preset) -> dict[str, frozenset[str]]:
+    """The rows of the table: demonstrated (D), reward-only (R) and both, for a preset with its own
+    demonstration suite; one row (the whole split) otherwise."""
+    from tasks.suites import split_templates
+
+    trained = frozenset(t.name for t in split_templates(preset.suite, "train"))
+    if not preset.demo_suite:
+        return {"all": trained}
+    demos = frozenset(t.name for t in split_templates(preset.demo_suite, "train"))
+    return {"D": trained & demos, "R": trained - demos, "D+R": trained}
+
+
+def group_rates(summary: dict, names: frozenset[str]) -> dict[str, Any]:
+    """Success of the templates ``names`` in an evaluation summary, with its Wilson 95% interval."""
+    from gui_grpo.eval.evaluate import wilson_interval
+
+    rows = [v for k, v in summary["by_template"].items() if k in names]
+    n = sum(r["scored"] for r in rows)
+    k = sum(r["successes"] for r in rows)
+    lo, hi = wilson_interval(k, n)
+    return {"scored": n, "successes": k, "success_rate": k / n if n else None, "success_ci95": [lo, hi]}
+
+
+def _cell(r: dict | None) -> str:
+    if not r or r["success_rate"] is None:
+        return f"{'-':>22}"
+    lo, hi = r["success_ci95"]
+    return f"{r['success_rate'] * 100:5.1f}% [{lo * 100:4.1f}, {hi * 100:5.1f}]"
+
+
+def comparison_table(
+    results: dict[str, dict | None], groups: dict[str, frozenset[str]], split: str
+) -> str:
+    """Greedy success per phase (rows) and template group (columns), with Wilson 95% intervals."""
+    columns = [(g, f"{split}: {g}") for g in groups] + [("H", "held-out templates H")]
+    lines = [f"{'greedy success':<20}" + "".join(f" {label:>24}" for _, label in columns)]
+    for phase, label in PHASES:
+        cells = []
+        for g, _ in columns:
+            summary = results.get(f"{phase}_heldout" if g == "H" else f"{phase}_{split}")
+            if summary:
+                summary = summary["overall"] if g == "H" else group_rates(summary, groups[g])
+            cells.append(_cell(summary))
+        if any(c.strip() != "-" for c in cells):
+            lines.append(f"{label:<20}" + "".join(f" {c:>24}" for c in cells))
+    first = results.get(f"before_{split}")
+    if first:
+        counts = ", ".join(f"{g} {group_rates(first, names)['scored']}" for g, names in groups.items())
+        lines.append(f"episodes: {counts}")
     return "\n".join(lines)
 
 
+def _evaluate_all(
+    preset: Preset, phase: str, model: Path, adapter: Path | None, out: Path, results: dict[str, dict | None]
+) -> None:
+    """Greedy evaluation of one phase's model on the evaluation split and the held-out templates."""
+    for split, n in ((preset.eval_split, preset.eval_episodes), ("heldout", preset.heldout_episodes)):
+        if n:
+            name = {"before": "warm", "after": "grpo"}.get(phase, phase)
+            where = out / f"eval_{name}_{split}"
+            results[f"{phase}_{split}"] = evaluate(preset, model, adapter, where, split, n)
+
+
 def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the whole pipeline; return the before/after summaries. Writes everything under ``preset.out``."""
+    """Run the whole pipeline; return the summaries. Writes everything under ``preset.out``."""
     out = Path(preset.out)
     out.mkdir(parents=True, exist_ok=True)
     log = _log_to(out / "quickstart.log", log)
     t0 = time.perf_counter()
-    log(f"gui-grpo {preset.name}: suite {preset.suite!r}, run directory {out}")
+    log(f"gui-grpo {preset.name}: suite {preset.suite!r}, evaluated on the {preset.eval_split} split, "
+        f"run directory {out}")
     out = Path(absolute(out))  # every path saved in the job's files is absolute: they work from anywhere
     model = Path(absolute(ensure_model(preset, log)))
     warm = warm_start(preset, model, out, log)
+    groups = template_groups(preset)
     results: dict[str, dict | None] = {}
-    evals = [("test", preset.eval_episodes), ("heldout", preset.heldout_episodes)]
-    for split, n in evals:
-        if n:
-            results[f"before_{split}"] = evaluate(preset, warm, None, out / f"eval_warm_{split}", split, n)
-    log(comparison_table(results))
+    _evaluate_all(preset, "before", warm, None, out, results)
+    log(comparison_table(results, groups, preset.eval_split))
     g = preset.grpo
     budget = f"{g.max_minutes:g} min or " if g.max_minutes else ""
     log(f"GRPO: {budget}{g.steps} steps of {g.rollout.groups_per_step} groups x {g.rollout.group_size}")
+    t_grpo = time.perf_counter()
     trained, adapter = grpo(preset, warm, out / "grpo")
-    for split, n in evals:
-        if n:
-            where = out / f"eval_grpo_{split}"
-            results[f"after_{split}"] = evaluate(preset, trained, adapter, where, split, n)
-    table = comparison_table(results)
+    grpo_minutes = (time.perf_counter() - t_grpo) / 60
+    if preset.control:
+        _evaluate_all(preset, "control", control(preset, warm, out, grpo_minutes, log), None, out, results)
+    _evaluate_all(preset, "after", trained, adapter, out, results)
+    table = comparison_table(results, groups, preset.eval_split)
     log(table)
     plot = _plot(out)
     minutes = (time.perf_counter() - t0) / 60
@@ -280,8 +382,13 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     summary = {
         "preset": dataclasses.asdict(preset),
         "minutes": round(minutes, 2),
+        "grpo_minutes": round(grpo_minutes, 2),
         "code_version": code_version(),
         "table": table,
+        "groups": {
+            key: {name: group_rates(v, names) for name, names in groups.items()}
+            for key, v in results.items() if v and not key.endswith("_heldout")
+        },
         **{k: v["overall"] for k, v in results.items() if v},
     }
     (out / "quickstart.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -24,7 +24,7 @@ from emulators.phonesim import SimDevice
 from gui_grpo.cli.main import UserError
 from tasks.base import Task, TaskError, get_task
 from tasks.runner import run_oracle
-from tasks.suites import HELD_OUT, SPLITS, SUITES, split_templates, template_seeds
+from tasks.suites import QUICKSTART_REWARD_ONLY, SPLITS, SUITES, held_out, split_templates, template_seeds
 from tasks.verify import format_table, verify_template
 
 SIM_SEED = 0
@@ -75,14 +75,22 @@ def _templates(suite: str, names: list[str] | None = None, split: str = "all") -
     return templates
 
 
-def describe(cls: type[Task]) -> dict:
+def _split_of(cls: type[Task], suite: str) -> str:
+    if cls.name in held_out(suite):
+        return "heldout"
+    if suite == "quickstart":
+        return "reward-only" if cls.name in QUICKSTART_REWARD_ONLY else "demos"
+    return "train/test"
+
+
+def describe(cls: type[Task], suite: str = "standard") -> dict:
     return {
         "name": cls.name,
         "app": cls.app,
         "difficulty": cls.difficulty,
         "portability": "sim-only" if cls.sim_only else "portable",
         "information": cls.information,
-        "split": "heldout" if cls.name in HELD_OUT else "train/test",
+        "split": _split_of(cls, suite),
         "max_steps": cls.max_steps,
         "params": sorted(cls.params_schema),
         "example": cls.sample(0).instruction,
@@ -90,19 +98,23 @@ def describe(cls: type[Task]) -> dict:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = [describe(t) for t in _templates(args.suite)]
+    rows = [describe(t, args.suite) for t in _templates(args.suite)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'TEMPLATE':34} {'APP':9} {'LEVEL':6} {'RUNS ON':8} {'KIND':6} {'SPLIT':10}  EXAMPLE")
+    print(f"{'TEMPLATE':34} {'APP':9} {'LEVEL':6} {'RUNS ON':8} {'KIND':6} {'SPLIT':11}  EXAMPLE")
     for r in rows:
         kind = "answer" if r["information"] else "action"
         print(
-            f"{r['name']:34} {r['app']:9} {r['difficulty']:6} {r['portability']:8} {kind:6} {r['split']:10}"
+            f"{r['name']:34} {r['app']:9} {r['difficulty']:6} {r['portability']:8} {kind:6} {r['split']:11}"
             f"  {r['example']}"
         )
     held = sum(r["split"] == "heldout" for r in rows)
-    print(f"{len(rows)} templates; {held} held out (never trained on), the rest train/test")
+    rest = "the rest train/test"
+    if args.suite == "quickstart":
+        reward_only = sum(r["split"] == "reward-only" for r in rows)
+        rest = f"{reward_only} reward-only (GRPO from the checker alone), the rest with demonstrations"
+    print(f"{len(rows)} templates; {held} held out (never trained on), {rest}")
     return 0
 
 

@@ -62,8 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=["quickstart", "smoke"],
-        help="run a whole preset job (default when no --model/--config/--resume is given: quickstart)",
+        choices=["quickstart", "quickstart-v1", "smoke"],
+        help="run a whole preset job (default when no --model/--config/--resume is given: quickstart; "
+        "quickstart-v1 is the earlier protocol, with demonstrations of every trained template)",
+    )
+    p.add_argument(
+        "--eval-split",
+        choices=["test", "validation"],
+        help="a preset job only: where its table is measured (default test; validation for development, "
+        "so that choices are never made on the test split)",
     )
     p.add_argument("--config", type=Path, help="a YAML or JSON config (sections: rollout, optim, lora, ...)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last checkpoint")
@@ -301,6 +308,8 @@ def run_preset(args: argparse.Namespace) -> int:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise UserError(f"seed={seed!r}: give a whole number, e.g. --seed 1")
     preset = PRESETS[args.preset or "quickstart"]
+    if args.eval_split is not None:
+        preset = preset.with_options(eval_split=args.eval_split)
     out = overrides.get("out")
     if args.name is not None:
         if out is not None:
@@ -327,6 +336,8 @@ def run(args: argparse.Namespace) -> int:
         args.model is None and args.config is None and args.resume is None and not args.set
     ):
         return run_preset(args)
+    if args.eval_split is not None:
+        raise UserError("--eval-split belongs to a preset job; a GRPO run evaluates on the validation split")
     trainer = _make_trainer(args)
     start = trainer.step
     if args.resume is not None and start >= trainer.cfg.steps:

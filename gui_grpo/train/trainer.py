@@ -282,11 +282,11 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
-        """Greedy success on held-out (test split) instances, one episode per instance."""
+        """Greedy success on validation-split instances (never the test split), one episode per instance."""
         if self.offline is not None:
             return self.offline.evaluate()
         results = self.collect(
-            10_000 + step, split="test", greedy=True, n=self.cfg.eval_instances, group_size=1
+            10_000 + step, split="validation", greedy=True, n=self.cfg.eval_instances, group_size=1
         )
         wins, count = self.dp.all_sum([sum(r.score >= 1.0 for r in results), len(results)])
         return {"eval_success_rate": wins / max(1, count)}
