@@ -28,6 +28,14 @@ def test_weights_favour_templates_whose_groups_disagree():
     assert c2.weights() == w
 
 
+def test_the_floor_is_checked():
+    from gui_grpo.train.config import ConfigError, RolloutConfig
+
+    for bad in (0.0, 0.3):
+        with pytest.raises(ConfigError, match="curriculum_floor"):
+            RolloutConfig(curriculum_floor=bad)
+
+
 def test_curriculum_run_and_time_budget(tiny_model_dir, tmp_path):
     trainer = Trainer(
         config(
@@ -36,9 +44,11 @@ def test_curriculum_run_and_time_budget(tiny_model_dir, tmp_path):
             steps=50,
             max_minutes=1e-6,
             rollout__curriculum=True,
+            rollout__curriculum_floor=0.1,
             lora__r=4,
         )
     )
+    assert trainer.curriculum.floor == 0.1  # the config's floor: a template at 0 % keeps 40 % of the weight
     history = trainer.train()
     assert len(history) == 1  # the budget ran out after the first step
     assert (tmp_path / "run" / "final" / "adapter_config.json").is_file()

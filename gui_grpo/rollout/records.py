@@ -61,6 +61,7 @@ class EpisodeResult:
     truncated: bool = False
     start_hash: str | None = None  # screenshot + initial state at the start (see ``group.start_hash``)
     end_reason: EndReason | None = None
+    replayed: bool = False  # a stored success added to a later group of its instance (``train.replay``)
 
     @property
     def claims_success(self) -> bool:

@@ -61,6 +61,15 @@ class RolloutConfig:
     curriculum: bool = False
     """Draw templates by weight p(1-p) of their running success (``gui_grpo.train.curriculum``) instead of
     round-robin, so rollouts go where groups still disagree."""
+    curriculum_floor: float = 0.02
+    """The curriculum's smallest weight, as p(1-p) (at most 0.25): how often a template at 0 % or 100 %
+    still comes up; 0.25 is round-robin."""
+    instance_pool: int = 0
+    """Draw each template's training instances from a fixed pool of this many train-split parameter seeds
+    (0: a fresh instance every time), so an instance comes back and a stored success can be replayed."""
+    replay_successes: bool = False
+    """A group in which no member succeeded takes the latest successful episode of the same instance, when
+    one is stored (``gui_grpo.train.replay``; needs ``instance_pool``)."""
     workers: int = 0
     """Ray rollout workers (0: play in the learner's process); each owns a share of ``devices`` and an
     inference replica (``gui_grpo.train.ray_workers``, needs the ``ray`` extra)."""
@@ -87,6 +96,15 @@ class RolloutConfig:
             raise ConfigError(f"rollout.max_new_tokens={self.max_new_tokens}: use >= 1, e.g. 64")
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError("rollout.max_steps must be >= 1, or null for each task's own cap")
+        if not 0.0 < self.curriculum_floor <= 0.25:
+            raise ConfigError(f"rollout.curriculum_floor={self.curriculum_floor}: use a value in (0, 0.25]")
+        if self.instance_pool < 0:
+            raise ConfigError(f"rollout.instance_pool={self.instance_pool}: use >= 0 (0: no pool)")
+        if self.replay_successes and not self.instance_pool:
+            raise ConfigError(
+                "rollout.replay_successes replays a success of the same instance, so instances must come "
+                "back: set rollout.instance_pool too, e.g. 32"
+            )
 
     def _check_workers(self) -> None:
         if self.workers < 0 or self.worker_cpus < 1 or self.worker_gpus < 0 or self.worker_timeout_s <= 0:

@@ -4,7 +4,9 @@ Names logged every step (a name is absent only when its step had nothing to meas
 
 - rollouts: ``reward_mean``, ``reward_std``, ``success_rate``, ``frac_reward_zero_std``,
   ``invalid_action_rate`` (per step taken), ``false_completion_rate`` (per episode: claimed success, checker
-  said no), ``episode_length`` (steps), ``completion_length`` (tokens), ``lost_episodes``;
+  said no), ``episode_length`` (steps), ``completion_length`` (tokens), ``lost_episodes``, and
+  ``success/TEMPLATE`` for each template played that step; with replay on, ``replayed_episodes`` (stored
+  successes added to failing groups) and ``replayed_share`` (of the samples learned from);
 - the update: ``loss``, ``clip_frac_low``, ``clip_frac_high``, ``approx_kl`` (k3 of the update vs. the
   behaviour policy), ``entropy`` (of the policy at completion positions, nats per token), ``grad_norm``
   (before clipping), ``skipped_steps`` (cumulative count of updates dropped for a non-finite loss or
@@ -49,7 +51,11 @@ def episode_metrics(results: list[EpisodeResult], rewards: list[float]) -> dict[
     n = max(1, len(kept))
     steps = [s for r, _ in kept for s in r.steps]
     rew = torch.tensor([w for _, w in kept] or [0.0])
+    by_template: dict[str, list[bool]] = {}
+    for r, _ in kept:
+        by_template.setdefault(r.task, []).append(r.score >= 1.0)
     return {
+        **{f"success/{name}": sum(wins) / len(wins) for name, wins in sorted(by_template.items())},
         "reward_mean": float(rew.mean()),
         "reward_std": float(rew.std(unbiased=False)),
         "success_rate": sum(r.score >= 1.0 for r, _ in kept) / n,

@@ -22,6 +22,8 @@ class Sample:
     step: Step
     advantage: float
     weight: float
+    replayed: bool = False
+    """From a stored success replayed into a later group (``gui_grpo.train.replay``)."""
 
 
 def rebuild_prompt(step: Step) -> Prompt:
@@ -78,5 +80,9 @@ def make_samples(
         reward_cfg.invalid_step_advantage,
     )  # (S,)
     weights = step_weights(lengths, reward_cfg.inverse_length_weighting)  # (S,)
-    samples = [Sample(s, a, w) for s, a, w in zip(steps, step_adv.tolist(), weights.tolist(), strict=True)]
+    replayed = [r.replayed for r, _ in kept for _ in r.steps]
+    samples = [
+        Sample(s, a, w, p)
+        for s, a, w, p in zip(steps, step_adv.tolist(), weights.tolist(), replayed, strict=True)
+    ]
     return samples, stats

@@ -43,8 +43,9 @@ from gui_grpo.train.loss_pass import LossPass
 from gui_grpo.train.metrics import MetricsLog, episode_metrics
 from gui_grpo.train.offline import OfflineSource
 from gui_grpo.train.ray_workers import start_rollout_pool
+from gui_grpo.train.replay import SuccessReplay
 from gui_grpo.train.samples import Sample, make_samples, score_episodes
-from tasks.suites import instances
+from tasks.suites import instances, template_seeds
 
 
 class TrainError(Exception):
@@ -106,7 +107,9 @@ class Trainer:
         self.step = 0
         self.skipped_steps = 0
         self.offline = OfflineSource(cfg.offline, self.policy, cfg) if cfg.offline is not None else None
-        self.curriculum = TemplateCurriculum() if cfg.rollout.curriculum else None
+        rollout = cfg.rollout
+        self.curriculum = TemplateCurriculum(floor=rollout.curriculum_floor) if rollout.curriculum else None
+        self.replay = SuccessReplay() if rollout.replay_successes else None
         self.weights_version = 0  # bumped whenever the weights change; rollout workers sync on a new one
         self.rollout_pool = start_rollout_pool(cfg, self.dp) if cfg.rollout.workers else None
 
@@ -188,6 +191,10 @@ class Trainer:
         size = group_size or self.cfg.rollout.group_size
         weights = self.curriculum.weights() if self.curriculum and split == "train" and not greedy else None
         tasks = instances(self.cfg.suite, split, n, seed=self.cfg.seed * 1_000_003 + step, weights=weights)
+        if self.cfg.rollout.instance_pool and split == "train" and not greedy:
+            pool = template_seeds("train", self.cfg.rollout.instance_pool)
+            rng = random.Random(f"pool:{self.cfg.seed}:{step}")
+            tasks = [type(t).sample(rng.choice(pool)) for t in tasks]
         jobs = []
         for g in self.dp.share(len(tasks)):
             dev_seed = random.Random(f"{self.cfg.seed}:{step}:{g}").randrange(2**31)
@@ -206,9 +213,16 @@ class Trainer:
         results = self.collect(step)
         if self.curriculum is not None:
             self.curriculum.update(results)
+        metrics = episode_metrics(results, score_episodes(results, self.cfg.reward))
+        replayed = 0
+        if self.replay is not None:
+            self.replay.add(results)
+            results, replayed = self.replay.fill(results)
         rewards = score_episodes(results, self.cfg.reward)
         samples, stats = make_samples(results, rewards, self.loss_cfg, self.cfg.reward)
-        return samples, {**episode_metrics(results, rewards), **stats}
+        stats["replayed_share"] = sum(s.replayed for s in samples) / max(1, len(samples))
+        stats["replayed_episodes"] = float(replayed)
+        return samples, {**metrics, **stats}
 
     def update(self, samples: list[Sample]) -> dict[str, float]:
         """Passes × micro-batches of the clipped policy loss, one optimizer step per pass.
