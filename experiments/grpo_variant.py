@@ -1,14 +1,16 @@
-"""GRPO again from a finished main job's warm start, with config overrides, on the same held-out episodes.
+"""GRPO again from a main-job run's warm start, with config overrides, on the same evaluation episodes.
 
-Reruns the GRPO phase of a finished ``gui-grpo train`` run (``RUN/warm_start``, the run's preset and its
-budget) with ``--set`` overrides of the GRPO config, evaluates the result greedily on the same test-split
-and held-out-template episodes as the run's before/after table, and prints the rows beside the run's:
+Reruns the GRPO phase of a ``gui-grpo train`` run (``RUN/warm_start``; the preset named in
+``RUN/quickstart.json`` or given with ``--preset``, and its budget) with ``--set`` overrides of the GRPO
+config, evaluates the result greedily on the split the preset evaluates (``--eval-split`` to choose:
+``validation`` while developing) and on the held-out templates, and prints the table rows per template
+group (D, R, D+R, H) beside the run's warm start:
 
-    python experiments/grpo_variant.py runs/quickstart --name full_lr2e-4 \\
-        --set lora.full_finetune=true --set optim.lr=2e-4 [--set seed=1]
+    python experiments/grpo_variant.py runs/quickstart --name replay --eval-split validation \\
+        --set rollout.instance_pool=32 --set rollout.replay_successes=true [--set seed=1]
 
-Writes ``RUN/variants/NAME/{grpo,eval_test,eval_heldout}``; prints the success rate per template and a JSON
-line last. One variant takes the run's GRPO minutes plus about a minute of evaluation.
+Writes ``RUN/variants/NAME/{grpo,eval_SPLIT,eval_heldout}``; prints the success rate per template and a
+JSON line last. The warm start's evaluation on the split is made (once) when the run lacks it.
 """
 
 from __future__ import annotations
@@ -19,25 +21,34 @@ import sys
 import time
 from pathlib import Path
 
-from finished_run import saved_preset
-
 from gui_grpo.cli.main import UserError
-from gui_grpo.cli.quickstart import evaluate, grpo
+from gui_grpo.cli.quickstart import PRESETS, evaluate, group_rates, grpo, template_groups
 from gui_grpo.cli.train import parse_sets
 from gui_grpo.train.config import ConfigError
 
 
+def _row(label: str, o: dict) -> str:
+    lo, hi = (x * 100 for x in o["success_ci95"])
+    return f"{label:28s} {o['success_rate'] * 100:5.1f}%  [{lo:4.1f}, {hi:5.1f}]  n={o['scored']}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="a finished quickstart run directory")
+    parser.add_argument("run", type=Path, help="a main-job run directory holding warm_start/")
     parser.add_argument("--name", required=True, help="the variant's directory under RUN/variants/")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="the run's preset (default: from the run)")
+    parser.add_argument("--eval-split", choices=["test", "validation"], help="default: the preset's")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a GRPO config field by dotted path, e.g. --set optim.lr=2e-4")
     args = parser.parse_args()
-    try:
-        preset, saved = saved_preset(args.run)
-    except ValueError as e:
-        sys.exit(str(e))
+    if not (args.run / "warm_start").is_dir():
+        sys.exit(f"{args.run} holds no warm_start/: run `gui-grpo train` first")
+    saved_path = args.run / "quickstart.json"
+    saved = json.loads(saved_path.read_text()) if saved_path.is_file() else {}
+    name = args.preset or saved.get("preset", {}).get("name")
+    if name not in PRESETS:
+        sys.exit(f"{args.run}: give --preset (one of {', '.join(sorted(PRESETS))})")
+    preset = PRESETS[name].with_options(out=str(args.run), eval_split=args.eval_split)
     try:
         overrides = {"progress_bar": False, **parse_sets(args.set)}
     except UserError as e:
@@ -48,21 +59,28 @@ def main() -> None:
         model, adapter = grpo(preset, args.run / "warm_start", out / "grpo", overrides)
     except ConfigError as e:
         sys.exit(f"bad --set: {e}")
-    minutes = (time.perf_counter() - t0) / 60
-    figures: dict = {"variant": args.name, "overrides": overrides, "grpo_minutes": round(minutes, 2)}
-    for split, n in (("test", preset.eval_episodes), ("heldout", preset.heldout_episodes)):
+    figures: dict = {"variant": args.name, "overrides": overrides,
+                     "grpo_minutes": round((time.perf_counter() - t0) / 60, 2)}
+    groups = template_groups(preset)
+    split = preset.eval_split
+    for where, n in ((split, preset.eval_episodes), ("heldout", preset.heldout_episodes)):
         if not n:
             continue
-        summary = evaluate(preset, model, adapter, out / f"eval_{split}", split, n)
-        figures[split] = summary["overall"]
-        for label, o in (("warm", saved.get(f"before_{split}")), ("run", saved.get(f"after_{split}")),
-                         (args.name, summary["overall"])):
-            if o:
-                lo, hi = (x * 100 for x in o["success_ci95"])
-                print(f"{split:8s} {label:24s} {o['success_rate'] * 100:5.1f}%  [{lo:.1f}, {hi:.1f}]")
-        if split == "test":
-            for name, t in summary["by_template"].items():
-                print(f"  {name:34s} {t['success_rate'] * 100:5.1f}%")
+        warm_dir = args.run / f"eval_warm_{where}"
+        if not (warm_dir / "summary.json").is_file():
+            evaluate(preset, args.run / "warm_start", None, warm_dir, where, n)
+        warm = json.loads((warm_dir / "summary.json").read_text())
+        after = evaluate(preset, model, adapter, out / f"eval_{where}", where, n)
+        figures[where] = after["overall"]
+        names = groups if where != "heldout" else {"H": frozenset(after["by_template"])}
+        for g, members in names.items():
+            figures[f"{where}:{g}"] = group_rates(after, members)
+            print(_row(f"{where} {g} warm start", group_rates(warm, members)))
+            print(_row(f"{where} {g} {args.name}", figures[f"{where}:{g}"]))
+        for t, v in after["by_template"].items():
+            before = warm["by_template"].get(t, {}).get("success_rate")
+            was = f"{before * 100:5.1f}%" if before is not None else "  -  "
+            print(f"  {t:34s} {was} -> {v['success_rate'] * 100:5.1f}%")
     print(json.dumps(figures, default=str))
 
 

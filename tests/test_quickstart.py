@@ -34,7 +34,8 @@ def test_train_smoke_preset_end_to_end(smoke: tuple[Path, subprocess.CompletedPr
     for key in ("before_test", "control_test", "after_test"):  # warm start, the control (more SFT), GRPO
         assert 0.0 <= summary[key]["success_rate"] <= 1.0 and len(summary[key]["success_ci95"]) == 2
         assert summary["groups"][key]["all"]["scored"] == summary[key]["scored"]
-    assert (run / "control" / "config.json").is_file() and (run / "eval_control_test" / "summary.json").is_file()
+    assert (run / "control" / "config.json").is_file()
+    assert (run / "eval_control_test" / "summary.json").is_file()
     assert summary["code_version"]
     table = proc.stdout[proc.stdout.rindex("greedy success"):]
     assert "test: all" in table

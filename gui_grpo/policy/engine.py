@@ -171,6 +171,8 @@ class HFEngine:
         self._cache_kw = _cache_keyword(model)
         self._rope = _rope_holder(model)
         self._fast = decoder_for(model) if fast_decode else None
+        self.constraint: Any = None
+        """An ``ActionConstraint`` (``policy.grammar``) for sampled, not greedy, decoding; None: free."""
 
     def bind(self, builder: PromptBuilder) -> None:
         self.encode = builder.encode
@@ -194,7 +196,12 @@ class HFEngine:
         counts = sample_counts(n, len(prompts))
         flat_seeds = check_seeds(seeds, counts, greedy)
         digests = [prompt_digest(p) for p in prompts] if keep is not None else []
-        flat = self.sample_encoded(self.encode(list(prompts)), counts, flat_seeds, greedy, keep, digests)
+        encoded = self.encode(list(prompts))  # sets each prompt's model_image_size
+        bounds = []
+        if self.constraint is not None and not greedy:
+            per_prompt = [self.constraint.bounds(len(p.elements or []), p.model_image_size) for p in prompts]
+            bounds = [b for b, c in zip(per_prompt, counts, strict=True) for _ in range(c)]
+        flat = self.sample_encoded(encoded, counts, flat_seeds, greedy, keep, digests, bounds)
         out, i = [], 0
         for c in counts:
             out.append(flat[i : i + c])
@@ -210,14 +217,21 @@ class HFEngine:
         greedy: bool,
         keep: KeptPrefills | None = None,
         digests: Sequence[str] = (),
+        bounds: Sequence[Any] = (),
     ) -> list[Completion]:
         """Completions, row-major (prompt i's ``counts[i]`` samples together), of an encoded batch.
 
         ``keep``: the prefill runs with gradients and prompt i's is put there under ``digests[i]``.
+        ``bounds``: one ``grammar.Bounds`` per row when ``constraint`` is set and sampling is not greedy.
         """
         if keep is not None and len(digests) != len(counts):
             raise EngineError(f"keep needs one digest per prompt: {len(digests)} for {len(counts)} prompts")
-        sampler = SeededSampler(seeds, self.temperature, greedy, self.banned_ids)
+        constrained = self.constraint is not None and not greedy
+        if constrained and len(bounds) != sum(counts):
+            raise EngineError(f"constrained sampling needs a Bounds per row: {len(bounds)} for {sum(counts)}")
+        sampler = SeededSampler(
+            seeds, self.temperature, greedy, self.banned_ids, self.constraint if constrained else None, bounds
+        )
         with eval_mode(self.model):
             tokens, logps, prefix = self._decode(batch, counts, sampler, keep is not None)
         if keep is not None:

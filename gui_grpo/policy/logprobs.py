@@ -41,9 +41,14 @@ def completion_stats(
     completion_lens: list[int],
     temperature: float = 1.0,
     banned_ids: list[int] | None = None,
+    allowed: torch.Tensor | None = None,
 ) -> CompletionStats:
-    """``completion_logprobs`` plus the policy's entropy at the same positions, from the same logits."""
-    return _completion_pass(model, batch, completion_lens, temperature, banned_ids, entropy=True)
+    """``completion_logprobs`` plus the policy's entropy at the same positions, from the same logits.
+
+    ``allowed``: (B, C, V) bool, right-aligned like the completions: the tokens a constrained sampler
+    admitted at each position (``policy.grammar``); the others are excluded before the softmax."""
+    return _completion_pass(model, batch, completion_lens, temperature, banned_ids, entropy=True,
+                            allowed=allowed)
 
 
 def completion_logprobs(
@@ -70,6 +75,7 @@ def _completion_pass(
     temperature: float,
     banned_ids: list[int] | None,
     entropy: bool,
+    allowed: torch.Tensor | None = None,
 ) -> CompletionStats:
     width = max(completion_lens)
     device = next(model.parameters()).device
@@ -77,7 +83,8 @@ def _completion_pass(
     out = model(**inputs, use_cache=False, logits_to_keep=width + 1)
     # Position t predicts token t+1: the last kept position predicts nothing.
     targets = inputs["input_ids"][:, -width:]  # (B, C)
-    logp, ent = token_stats(out.logits[:, :-1, :], targets, temperature, banned_ids, entropy)  # (B, C) each
+    logits = out.logits[:, :-1, :]  # (B, C, V)
+    logp, ent = token_stats(logits, targets, temperature, banned_ids, entropy, allowed)  # (B, C) each
     return CompletionStats(logp, completion_mask(completion_lens, width, device), ent)
 
 
@@ -87,14 +94,18 @@ def token_stats(
     temperature: float = 1.0,
     banned_ids: list[int] | None = None,
     entropy: bool = True,
+    allowed: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(log-probs of ``targets``, entropy), each (B, T), from next-token logits (B, T, V) under the sampled
-    distribution: temperature applied, ``banned_ids`` excluded. Entropy is zeros when not asked for."""
+    distribution: temperature applied, ``banned_ids`` excluded, and where ``allowed`` (B, T, V bool) is
+    given only its tokens kept. Entropy is zeros when not asked for."""
     scaled = logits.float()  # (B, T, V); no copy when already fp32
-    if temperature != 1.0 or banned_ids:
+    if temperature != 1.0 or banned_ids or allowed is not None:
         scaled = scaled / temperature  # a copy, so the banned ids may be written in place
         if banned_ids:
             scaled[..., banned_ids] = float("-inf")
+        if allowed is not None:
+            scaled = scaled.masked_fill(~allowed.to(scaled.device), float("-inf"))
     logp_all = torch.log_softmax(scaled, dim=-1)  # (B, T, V)
     logp = logp_all.gather(2, targets[..., None])[..., 0]  # (B, T)
     if not entropy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from transformers import LogitsProcessor
@@ -18,8 +19,20 @@ class SeededSampler(LogitsProcessor):
     """
 
     def __init__(
-        self, seeds: list[int] | None, temperature: float, greedy: bool, banned: list[int] | None = None
+        self,
+        seeds: list[int] | None,
+        temperature: float,
+        greedy: bool,
+        banned: list[int] | None = None,
+        constraint: Any = None,
+        bounds: Sequence[Any] = (),
     ) -> None:
+        self.constraint = constraint
+        """An ``ActionConstraint`` (``policy.grammar``): its mask applies before the softmax, so the
+        recorded log-probs are those of the constrained distribution. Its rows, one per ``bounds`` entry,
+        are opened here."""
+        if constraint is not None:
+            constraint.start(bounds)
         self.greedy = greedy
         self.banned = banned or []
         self._banned: torch.Tensor | None = None
@@ -41,6 +54,9 @@ class SeededSampler(LogitsProcessor):
             if self._banned is None or self._banned.device != logits.device:
                 self._banned = torch.tensor(self.banned, device=logits.device)
             logits.index_fill_(1, self._banned, float("-inf"))
+        if self.constraint is not None:
+            rows = range(logits.shape[0]) if rows is None else rows
+            logits.masked_fill_(~self.constraint.allowed(list(rows)).to(logits.device), float("-inf"))
         logp = torch.log_softmax(logits / self.temperature, dim=-1)  # (B, V)
         if self.greedy:
             tokens = logits.argmax(dim=-1)  # (B,)
@@ -50,6 +66,8 @@ class SeededSampler(LogitsProcessor):
             cdf = logp.double().exp().cumsum(dim=-1)  # (B, V)
             target = (u.to(cdf.device) * cdf[:, -1])[:, None]  # (B, 1), in [0, total)
             tokens = torch.searchsorted(cdf, target, right=True)[:, 0].clamp_(max=cdf.shape[1] - 1)  # (B,)
+        if self.constraint is not None:
+            self.constraint.advance(list(rows), tokens.tolist())
         return tokens, logp.gather(1, tokens[:, None])[:, 0]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:

@@ -148,9 +148,12 @@ def completion_pass(
     temperature: float = 1.0,
     banned_ids: list[int] | None = None,
     entropy: bool = True,
+    allowed: torch.Tensor | None = None,
 ) -> CompletionStats:
     """Log-probs, mask and entropy (each (B, C), rows right-aligned) of ``completions``, completion i
-    following prompt ``rows[i]`` of ``prefix``. The prefix's cache is gathered, not changed in place."""
+    following prompt ``rows[i]`` of ``prefix``. The prefix's cache is gathered, not changed in place.
+    ``allowed``: (B, L, V) bool, left-aligned, the tokens a constrained sampler admitted (see
+    ``logprobs.token_stats``)."""
     device = prefix.first_logits.device
     rows = rows.to(device)  # (B,)
     lens = [len(c) for c in completions]
@@ -158,7 +161,9 @@ def completion_pass(
     for i, c in enumerate(completions):
         targets[i, : len(c)] = torch.tensor(c, dtype=torch.long)
     targets = targets.to(device)
-    logp, ent = token_stats(prefix.first_logits[rows], targets[:, :1], temperature, banned_ids, entropy)
+    first = None if allowed is None else allowed[:, :1]
+    first_logits = prefix.first_logits[rows]
+    logp, ent = token_stats(first_logits, targets[:, :1], temperature, banned_ids, entropy, first)
     if max(lens) > 1:
         last = prefix.positions[..., rows, -1]  # (3, B) or (B,): left padding puts all ends last
         prompt_mask = prefix.attention_mask[rows]
@@ -178,7 +183,8 @@ def completion_pass(
                 **{_cache_keyword(model): cache},
             )
             logits = step.logits
-        rest_logp, rest_ent = token_stats(logits, targets[:, 1:], temperature, banned_ids, entropy)
+        rest = None if allowed is None else allowed[:, 1:]
+        rest_logp, rest_ent = token_stats(logits, targets[:, 1:], temperature, banned_ids, entropy, rest)
         logp = torch.cat([logp, rest_logp], dim=1)  # (B, L)
         ent = torch.cat([ent, rest_ent], dim=1)  # (B, L)
     return _right_aligned_stats(logp, ent, lens)
@@ -201,12 +207,14 @@ def shared_prefix_stats(
     temperature: float = 1.0,
     banned_ids: list[int] | None = None,
     entropy: bool = True,
+    allowed: torch.Tensor | None = None,
 ) -> CompletionStats:
     """Log-probs, mask and entropy (each (B, C), rows right-aligned) of ``batch``'s completions, with each
-    distinct prompt run once. Gradients flow through the prompt pass when the model has them."""
+    distinct prompt run once. Gradients flow through the prompt pass when the model has them.
+    ``allowed``: as ``completion_pass`` takes it (left-aligned)."""
     prefix = prefix_pass(model, batch.prompts)
     return completion_pass(
-        model, prefix, batch.rows, batch.completions, batch.pad_id, temperature, banned_ids, entropy
+        model, prefix, batch.rows, batch.completions, batch.pad_id, temperature, banned_ids, entropy, allowed
     )
 
 

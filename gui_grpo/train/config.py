@@ -64,6 +64,11 @@ class RolloutConfig:
     curriculum_floor: float = 0.02
     """The curriculum's smallest weight, as p(1-p) (at most 0.25): how often a template at 0 % or 100 %
     still comes up; 0.25 is round-robin."""
+    constrained: bool = False
+    """Sample training rollouts under the json action grammar (``gui_grpo.policy.grammar``, xgrammar): a
+    higher ``temperature`` then explores actions and targets, never the syntax; the loss uses the
+    constrained distribution's log-probs. Needs ``prompt.action_format`` json and ``max_new_tokens`` above
+    the grammar's longest action. Greedy evaluation stays unconstrained."""
     instance_pool: int = 0
     """Draw each template's training instances from a fixed pool of this many train-split parameter seeds
     (0: a fresh instance every time), so an instance comes back and a stored success can be replayed."""

@@ -62,6 +62,9 @@ class LossPass:
         self.share_prompts = share_prompts
         """Run a prompt shared by several samples of a micro-batch once; False forces the plain pass
         (benchmarks compare the two)."""
+        self.constraint: Any = None
+        """The sampler's ``ActionConstraint`` when rollouts were constrained: the loss then uses the log-probs
+        of the constrained distribution (the same masks, replayed over each completion)."""
         self.kept: KeptPrefills | None = {} if keep_prefill else None
         """Sampling prefills run with gradients, by prompt digest, for the next update's first pass (None:
         prefills are not kept). Only exact where sampling and loss compute the same thing."""
@@ -140,15 +143,29 @@ class LossPass:
         prompt, else the plain pass."""
         comps = [s.step.completion_ids for s in chunk]
         temperature, banned = self.temperature, self.banned_ids
+        shared = self.share_prompts and len({prompt_key(s.step) for s in chunk}) < len(chunk)
+        allowed = self._allowed(chunk, right=kept is None and not shared)
         if kept is not None:
             prefix, rows = kept
-            return lambda: completion_pass(self.model, prefix, rows, comps, self.pad_id, temperature, banned)
-        if self.share_prompts and len({prompt_key(s.step) for s in chunk}) < len(chunk):
+            return lambda: completion_pass(
+                self.model, prefix, rows, comps, self.pad_id, temperature, banned, allowed=allowed
+            )
+        if shared:
             batch = self.encode_prefix_batch(chunk)
-            return lambda: shared_prefix_stats(self.model, batch, temperature, banned)
+            return lambda: shared_prefix_stats(self.model, batch, temperature, banned, allowed=allowed)
         encoded = self.encode_chunk(chunk)
         lens = [len(c) for c in comps]
-        return lambda: completion_stats(self.model, encoded, lens, temperature, banned)
+        return lambda: completion_stats(self.model, encoded, lens, temperature, banned, allowed=allowed)
+
+    def _allowed(self, chunk: list[Sample], right: bool) -> torch.Tensor | None:
+        """The constrained sampler's masks over the chunk's completions (None when sampling was free),
+        laid out as the pass that reads them: right-aligned for the plain pass, left-aligned for the
+        prefix passes."""
+        if self.constraint is None:
+            return None
+        comps = [s.step.completion_ids for s in chunk]
+        bounds = [self.constraint.bounds(len(s.step.elements), s.step.model_image_size) for s in chunk]
+        return self.constraint.token_masks(comps, bounds, max(len(c) for c in comps), right=right)
 
     def _kept_plan(self, chunks: list[list[Sample]]) -> dict[int, KeptRows]:
         """Micro-batches whose every sample was drawn from one kept prefill, with their rows in it."""

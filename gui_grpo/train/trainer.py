@@ -136,7 +136,30 @@ class Trainer:
             micro_batch_tokens=cfg.optim.micro_batch_tokens,
             keep_prefill=cfg.optim.reuse_prefill and exact and not cfg.rollout.workers,
         )
+        if cfg.rollout.constrained:
+            engine.constraint = loss_pass.constraint = self._constraint(builder)
         return loss_pass, Policy(builder, engine, keep=loss_pass.kept)
+
+    def _constraint(self, builder: PromptBuilder) -> Any:
+        """The json action grammar for this model's tokenizer (``rollout.constrained``)."""
+        from gui_grpo.policy.action_space import coord_system, resolve_format
+        from gui_grpo.policy.engine import stop_tokens
+        from gui_grpo.policy.grammar import ActionConstraint
+
+        if resolve_format(self.family, self.cfg.prompt.action_format) != "json":
+            raise TrainError("rollout.constrained needs prompt.action_format json (the grammar's format)")
+        tok = self.processor.tokenizer
+        text = getattr(self.model.config, "text_config", self.model.config)
+        try:
+            stop, kept = stop_tokens(tok)
+            ends = [i for i in stop if i not in kept]  # a json action ends the turn: no closing tag
+            return ActionConstraint(
+                tok, text.vocab_size, ends, self.cfg.rollout.max_new_tokens,
+                max_elements=builder.cfg.max_elements if builder.cfg.observation == "pixels+elements" else 0,
+                norm1000=coord_system(self.family, self.cfg.prompt.action_format) == "norm1000",
+            )
+        except ValueError as e:
+            raise TrainError(f"rollout.constrained: {e}") from e
 
     # -- resume -------------------------------------------------------------------------------------------
 
