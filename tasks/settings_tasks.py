@@ -43,6 +43,13 @@ SWITCHES: dict[str, tuple[tuple[str, str], str, str]] = {
         "Dark theme",
     ),
 }
+# The activity of each Settings page a switch lives on (stock Android's names), for the shaping potential.
+PAGE_ACTIVITIES: dict[str, str] = {
+    "Network & internet": "Settings$NetworkDashboardActivity",
+    "Display": "Settings$DisplaySettingsActivity",
+}
+# The resumed activity: Android 11 prints ``mResumedActivity:``, 12+ ``topResumedActivity=``.
+RESUMED_ACTIVITY = "dumpsys activity activities | grep ResumedActivity"
 # What each switch setting's stored value means.
 IS_ON = {
     "wifi": wifi_enabled,
@@ -146,8 +153,16 @@ class _SwitchTask(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(switch_states(outputs)[self.switch] == self.target)
 
+    def reads(self) -> dict[str, str]:
+        return {**settings_reads(), "activity": RESUMED_ACTIVITY}
+
     def potential(self, outputs: dict[str, str]) -> float:
-        return float(switch_states(outputs)[self.switch] == self.target)
+        """1 when the switch is set; 1/2 while the Settings page that holds it is open (progress a
+        reward-only template can be shaped with); else 0."""
+        if switch_states(outputs)[self.switch] == self.target:
+            return 1.0
+        page = PAGE_ACTIVITIES.get(SWITCHES[self.switch][1], "")
+        return 0.5 if page and page in outputs.get("activity", "") else 0.0
 
     def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
         yield from settings_oracle_switch(device, self.switch, self.target)

@@ -17,8 +17,10 @@ from gui_grpo.eval.report.html import _e, _pct, comparison_table, data_uri, film
 from gui_grpo.eval.report.runs import METRICS_FILE, ReportError, RunData, _jsonl, load_run
 
 JOB_FILE = "quickstart.json"
-ROWS = (("before_test", "warm start, test-split params"), ("after_test", "GRPO, test-split params"),
-        ("before_heldout", "warm start, held-out templates"), ("after_heldout", "GRPO, held-out templates"))
+PHASES = (("before", "warm start"), ("control", "control (more SFT)"), ("after", "GRPO"))
+SPLITS = (("test", "test-split params"), ("validation", "validation-split params"),
+          ("heldout", "held-out templates"))
+ROWS = tuple((f"{phase}_{split}", f"{name}, {where}") for split, where in SPLITS for phase, name in PHASES)
 
 
 def is_job(path: Path) -> bool:
@@ -66,7 +68,26 @@ def _before_after(job: Job) -> str:
                "false completions"]
     minutes = job.summary.get("minutes")
     took = f"<p>The whole job took {minutes:.1f} minutes.</p>" if isinstance(minutes, (int, float)) else ""
-    return "<h2>Before and after GRPO</h2>" + table(headers, rows, css="meta") + took
+    return "<h2>Before and after GRPO</h2>" + table(headers, rows, css="meta") + took + _groups(job)
+
+
+def _groups(job: Job) -> str:
+    """Success per template group (demonstrated D, reward-only R, both) for each phase, when the job has
+    them (protocol v2)."""
+    groups = job.summary.get("groups") or {}
+    rows = []
+    for key, label in ROWS:
+        for name, r in (groups.get(key) or {}).items():
+            if r.get("success_rate") is None:
+                continue
+            lo, hi = r["success_ci95"]
+            rows.append([f"{label}: {name}", (str(r["scored"]), r["scored"]),
+                         (_pct(r["success_rate"]), r["success_rate"]), (f"{_pct(lo)} – {_pct(hi)}", lo)])
+    if not rows:
+        return ""
+    headers = ["template group", "episodes", "success", "95% Wilson interval"]
+    return ("<h2>By template group</h2><p>D: templates with demonstrations; R: reward-only templates, "
+            "which GRPO learns from their checkers alone.</p>" + table(headers, rows, css="meta"))
 
 
 def _curves(job: Job, out_dir: Path | None) -> str:
@@ -108,12 +129,14 @@ def _changed(job: Job, split: str, max_episodes: int) -> str:
 def render_job(path: Path, out_dir: Path | None = None, max_episodes: int = 60) -> str:
     job = load_job(Path(path))
     body = [_before_after(job), _curves(job, out_dir)]
-    for split in ("test", "heldout"):
-        before, after = job.evals.get(f"eval_warm_{split}"), job.evals.get(f"eval_grpo_{split}")
-        if before is not None and after is not None and before.summary and after.summary:
-            body.append(f"<h2>Per template ({split}): GRPO − warm start, 95% intervals</h2>")
-            body.append(comparison_table(before.summary, after.summary, ("warm start", "GRPO")))
-    body += [_changed(job, split, max_episodes) for split in ("test", "heldout")]
+    for split, _ in SPLITS:
+        before = job.evals.get(f"eval_warm_{split}")
+        for other, label in (("grpo", "GRPO"), ("control", "the control")):
+            after = job.evals.get(f"eval_{other}_{split}")
+            if before is not None and after is not None and before.summary and after.summary:
+                body.append(f"<h2>Per template ({split}): {label} − warm start, 95% intervals</h2>")
+                body.append(comparison_table(before.summary, after.summary, ("warm start", label)))
+    body += [_changed(job, split, max_episodes) for split, _ in SPLITS]
     preset = job.summary.get("preset", {})
     title = f"gui-grpo main job: {preset.get('name', path.name)} ({job.summary.get('code_version', '')})"
     return page(title, "".join(body))
