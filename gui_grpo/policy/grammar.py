@@ -166,17 +166,22 @@ class ActionConstraint:
         sampled (completion b under ``bounds[b]``); positions outside the completion allow everything.
         ``right``: completions right-aligned (else left-aligned) in the ``width`` columns, as the loss
         pass lays them out."""
-        out = torch.ones(len(completions), width, self.vocab_size, dtype=torch.bool)
-        bitmask = self._xg.allocate_token_bitmask(1, self.vocab_size)
+        total = sum(len(c) for c in completions)
+        bitmask = self._xg.allocate_token_bitmask(max(1, total), self.vocab_size)  # one row per token
+        where: list[tuple[int, int]] = []
         for b, (comp, bound) in enumerate(zip(completions, bounds, strict=True)):
             matcher = self.matcher(bound)
             offset = width - len(comp) if right else 0
             for t, tok in enumerate(comp):
-                matcher.fill_next_token_bitmask(bitmask, 0)
-                out[b, offset + t] = unpack_bitmask(bitmask, self.vocab_size)[0]
+                matcher.fill_next_token_bitmask(bitmask, len(where))
+                where.append((b, offset + t))
                 if not matcher.is_terminated() and not matcher.accept_token(int(tok)):
                     raise RuntimeError(f"completion {b} leaves the action grammar at token {t}: it was not "
                                        "sampled under this constraint")
+        out = torch.ones(len(completions), width, self.vocab_size, dtype=torch.bool)
+        if where:
+            rows, cols = zip(*where, strict=True)
+            out[list(rows), list(cols)] = unpack_bitmask(bitmask[: len(where)], self.vocab_size)
         return out
 
 
