@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gui_grpo.cli.quickstart import QUICKSTART_GRPO
+
 
 def gui_grpo(*argv: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "gui_grpo", *argv], cwd=cwd, capture_output=True, text=True,
@@ -61,7 +63,8 @@ def test_the_trained_model_is_used_as_trained_from_any_directory(
         usage = json.loads((directory / "gui_grpo.json").read_text())
         trained = {"observation": "pixels+elements", "action_format": "json", "max_pixels": 40_000}
         assert trained.items() <= usage["prompt"].items()
-        assert usage["sim_resolution"] == "small" and usage["max_new_tokens"] == 24
+        assert usage["sim_resolution"] == "small"
+        assert usage["max_new_tokens"] == QUICKSTART_GRPO.rollout.max_new_tokens
     adapter_config = json.loads((run / "grpo" / "final" / "adapter_config.json").read_text())
     assert Path(adapter_config["base_model_name_or_path"]).is_absolute()
 

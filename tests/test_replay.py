@@ -86,3 +86,22 @@ def test_training_instances_come_from_the_pool_and_replay_is_logged(tiny_model_d
     history = trainer.train()
     assert all("replayed_share" in row and "replayed_episodes" in row for row in history)
     assert any(k.startswith("success/settings.") for k in history[0])
+
+
+def test_failed_groups_are_dropped_unless_a_replayed_success_joined_them():
+    failed = [episode("a.task", 1, m, 0.0) for m in range(3)]
+    failed[0].invalid_actions = 1  # a spread from penalties only
+    other = [episode("b.task", 2, m, 0.0) for m in range(3)]
+    other[1].invalid_actions = 1
+    replay = SuccessReplay()
+    replay.add([episode("a.task", 0, 0, 1.0)])
+    batch, added = replay.fill(failed + other)
+    assert added == 1
+    rewards = score_episodes(batch, RewardConfig())
+    keep_all, stats = make_samples(batch, rewards, LossConfig(), RewardConfig())
+    assert {id(s.step) for s in keep_all} >= {id(s) for r in other for s in r.steps}
+    dropping, stats = make_samples(batch, rewards, LossConfig(drop_failed_groups=True), RewardConfig())
+    kept_steps = {id(s.step) for s in dropping}
+    assert not kept_steps & {id(s) for r in other for s in r.steps}  # penalties alone teach nothing here
+    assert kept_steps >= {id(s) for r in batch if r.group == 1 for s in r.steps}  # the replayed group stays
+    assert stats["frac_failed_groups"] == 0.5

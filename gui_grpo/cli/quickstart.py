@@ -159,8 +159,9 @@ PRESETS: dict[str, Preset] = {
             QUICKSTART_GRPO,
             suite="smoke",
             steps=1,
-            rollout=RolloutConfig(
-                groups_per_step=1, group_size=2, max_new_tokens=24, max_steps=4, curriculum=True
+            # the quickstart's rollout settings (sampling, grammar, replay), on a smaller batch
+            rollout=dataclasses.replace(
+                QUICKSTART_GRPO.rollout, groups_per_step=1, group_size=2, max_steps=4
             ),
         ),
         warm=warm_start_config(epochs=3, max_minutes=0.5),
@@ -377,6 +378,7 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     table = comparison_table(results, groups, preset.eval_split)
     log(table)
     plot = _plot(out)
+    _protocol_plot(out, preset, results, groups, grpo_minutes)
     minutes = (time.perf_counter() - t0) / 60
     log(f"done in {minutes:.1f} min; run directory {out.resolve()}" + (f"; curves {plot}" if plot else ""))
     summary = {
@@ -393,6 +395,30 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     }
     (out / "quickstart.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def _protocol_plot(
+    out: Path,
+    preset: Preset,
+    results: dict[str, dict | None],
+    groups: dict[str, frozenset[str]],
+    minutes: float,
+) -> None:
+    """``protocol.png``: GRPO's curves against minutes and the final success on the evaluation split of
+    the warm start (at 0), the control and GRPO (at their common wall-clock, drawn side by side)."""
+    from gui_grpo.eval.report.job import curve_data
+    from gui_grpo.eval.report.plots import protocol_png
+
+    group = "D+R" if "D+R" in groups else next(iter(groups))
+    points = []
+    for phase, label, at in (("before", "warm start", 0.0), ("control", "control (more SFT)", minutes - 0.2),
+                             ("after", "GRPO", minutes + 0.2)):
+        summary = results.get(f"{phase}_{preset.eval_split}")
+        if summary:
+            points.append((f"{label}, {preset.eval_split} {group}", at, group_rates(summary, groups[group])))
+    png = protocol_png(curve_data(out)[0], points, f"greedy success ({preset.eval_split} split, {group})")
+    if png is not None:
+        (out / "protocol.png").write_bytes(png)
 
 
 def _plot(out: Path) -> Path | None:

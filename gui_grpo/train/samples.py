@@ -66,10 +66,15 @@ def make_samples(
     zero = zero_std_groups(rew, group_ids)  # (N,) bool
     zero_groups = {g for g, z in zip(group_ids.tolist(), zero.tolist(), strict=True) if z}
     stats = {"frac_reward_zero_std": len(zero_groups) / max(1, len(set(group_ids.tolist())))}
+    solved = {r.group for r in results if r.lost is None and r.score >= 1.0}
+    stats["frac_failed_groups"] = 1.0 - len(solved) / max(1, len(set(group_ids.tolist())))
     kept = [
         (r, a)
         for r, a, z in zip(results, adv.tolist(), zero.tolist(), strict=True)
-        if r.steps and r.lost is None and not (loss_cfg.drop_zero_std_groups and z)
+        if r.steps
+        and r.lost is None
+        and not (loss_cfg.drop_zero_std_groups and z)
+        and not (loss_cfg.drop_failed_groups and r.group not in solved)
     ]
     if not kept:
         return [], stats

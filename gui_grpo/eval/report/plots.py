@@ -170,3 +170,39 @@ def job_curves_png(
         ax.axis("off")
     fig.tight_layout()
     return _png(fig)
+
+
+def protocol_png(
+    metrics: list[dict[str, Any]], points: list[tuple[str, float, dict[str, Any]]], title: str
+) -> bytes | None:
+    """The main job against minutes: GRPO's training reward and success (smoothed), its periodic greedy
+    success on validation instances, and the final rates of ``points`` (label, minutes, a rate with
+    ``success_ci95``: the warm start at 0, the control and GRPO at their wall-clock) with their intervals."""
+    if not metrics and not points:
+        return None
+    secs = {r["step"]: r["elapsed_s"] / 60 for r in metrics if "elapsed_s" in r}
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4))
+    for ax in (left, right):
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("minutes of training after the warm start", fontsize=8)
+    window = max(1, len(metrics) // 10)
+    for key, label in (("reward_mean", "reward"), ("success_rate", "success")):
+        steps, values = _series(metrics, key)
+        x = [secs.get(s, 0.0) for s in steps]
+        left.plot(x, smoothed(values, window), lw=1.6, label=f"{label} (mean of {window} steps)")
+    left.set_title("GRPO's training episodes", fontsize=9)
+    left.legend(fontsize=7)
+    e_steps, e_values = _series(metrics, "eval_success_rate")
+    if e_steps:
+        right.plot([secs.get(s, 0.0) for s in e_steps], e_values, "s:", ms=3, alpha=0.6,
+                   label="GRPO, validation (8 greedy episodes)")
+    for label, at, rate in points:
+        lo, hi = rate["success_ci95"]
+        p = rate["success_rate"]
+        right.errorbar([at], [p], yerr=[[p - lo], [hi - p]], fmt="o", capsize=3, label=label)
+    right.set_ylim(-0.02, 1.02)
+    right.set_title(title, fontsize=9)
+    right.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
