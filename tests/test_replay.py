@@ -105,3 +105,16 @@ def test_failed_groups_are_dropped_unless_a_replayed_success_joined_them():
     assert not kept_steps & {id(s) for r in other for s in r.steps}  # penalties alone teach nothing here
     assert kept_steps >= {id(s) for r in batch if r.group == 1 for s in r.steps}  # the replayed group stays
     assert stats["frac_failed_groups"] == 0.5
+
+
+def test_with_shaping_a_failed_group_whose_members_got_unequally_far_is_kept():
+    group = [episode("a.task", 1, m, 0.0) for m in range(3)]
+    group[0].progress_end = 0.5  # one member reached the right page
+    shaping = RewardConfig(progress_shaping=True, progress_coef=0.3)
+    flat = [episode("b.task", 2, m, 0.0) for m in range(3)]
+    flat[1].invalid_actions = 1
+    batch = group + flat
+    rewards = score_episodes(batch, shaping)
+    samples, _ = make_samples(batch, rewards, LossConfig(drop_failed_groups=True), shaping)
+    kept = {id(s.step) for s in samples}
+    assert kept == {id(s) for r in group for s in r.steps}

@@ -59,10 +59,11 @@ class LossConfig:
     drop_zero_std_groups: bool = False
     """Drop (or resample) groups whose rewards are all equal: their advantages are all zero (DAPO)."""
     drop_failed_groups: bool = False
-    """Drop groups in which no member succeeded (checker score < 1 for all): their spread is penalties and
-    shaping only, which on a template the policy cannot yet solve pushes it away from whatever it tried,
-    including the moves that other templates need (DAPO's dynamic sampling drops 0 %-accuracy groups too).
-    A group that took a replayed success is kept."""
+    """Drop groups in which no member succeeded (checker score < 1 for all) and, with progress shaping on,
+    every member ended with the same progress: their spread is penalties only, which on a template the
+    policy cannot yet solve pushes it away from whatever it tried, including the moves other templates
+    need (DAPO's dynamic sampling drops 0 %-accuracy groups too). A group that took a replayed success, or
+    whose members got unequally far, is kept."""
     importance_sampling_cap: float | None = None
     """Truncated importance-sampling correction for a sampling engine (e.g. vLLM) that disagrees numerically
     with the trainer: each loss term is weighted by min(pi_old / pi_engine, cap), at ``ratio_level``.

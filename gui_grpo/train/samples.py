@@ -68,6 +68,12 @@ def make_samples(
     stats = {"frac_reward_zero_std": len(zero_groups) / max(1, len(set(group_ids.tolist())))}
     solved = {r.group for r in results if r.lost is None and r.score >= 1.0}
     stats["frac_failed_groups"] = 1.0 - len(solved) / max(1, len(set(group_ids.tolist())))
+    if reward_cfg.progress_shaping:  # a failed group whose members got unequally far still teaches
+        progress: dict[int, set[float]] = {}
+        for r in results:
+            if r.lost is None:
+                progress.setdefault(r.group, set()).add(round(r.progress_end, 6))
+        solved |= {g for g, ends in progress.items() if len(ends) > 1}
     kept = [
         (r, a)
         for r, a, z in zip(results, adv.tolist(), zero.tolist(), strict=True)
