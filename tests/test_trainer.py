@@ -65,6 +65,7 @@ def test_make_samples_weights_and_drops():
     class R:  # the fields make_samples reads
         def __init__(self, group, n, lost=None):
             self.group, self.steps, self.lost = group, [SimpleNamespace(valid=True)] * n, lost
+            self.score, self.replayed, self.progress_end = 0.0, False, 0.0
 
     results = [R(0, 2), R(0, 4), R(1, 3), R(1, 3, lost="DeviceUnreachable")]
     samples, stats = make_samples(results, [1.0, 0.0, 0.5, 0.5], preset("dapo"), RewardConfig())
@@ -79,7 +80,8 @@ def test_invalid_steps_never_share_a_successful_episode_advantage():
     # are reinforced; its invalid step is pushed down (to -1), as are the failure's steps.
     steps = [SimpleNamespace(valid=True), SimpleNamespace(valid=False), SimpleNamespace(valid=True)]
     failed = [SimpleNamespace(valid=False), SimpleNamespace(valid=True)]
-    results = [SimpleNamespace(group=0, steps=s, lost=None) for s in (steps, failed)]
+    results = [SimpleNamespace(group=0, steps=s, lost=None, score=float(s is steps), replayed=False,
+                               progress_end=0.0) for s in (steps, failed)]
     samples, _ = make_samples(results, [1.0, 0.0], preset("grpo"), RewardConfig())
     adv = [s.advantage for s in samples]
     assert adv[0] == adv[2] > 0 and adv[1] == -1.0
