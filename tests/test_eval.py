@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -242,6 +243,8 @@ def test_eval_command_is_deterministic_and_writes_everything(tiny_model_dir, tmp
         (["--suite", "nope"], "unknown suite 'nope'"),
         (["--devices", "adb:127.0.0.1:1"], "127.0.0.1:1"),
         (["--devices", "bogus"], "bad device spec"),
+        pytest.param(["--engine", "vllm"], "pip install 'gui-grpo[vllm]'",  # where vLLM is not installed
+                     marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="has vLLM")),
     ],
 )
 def test_eval_bad_inputs_fail_with_one_line(extra, message, tiny_model_dir, tmp_path, monkeypatch, capsys):

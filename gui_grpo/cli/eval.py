@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_flags(p)
     p.add_argument("--suite", default="smoke", help="task suite (default smoke; `gui-grpo tasks list`)")
-    p.add_argument("--split", default="test", help="train, test, heldout or all (default test)")
+    p.add_argument("--split", default="test", help="train, validation, test, heldout or all (default test)")
+    p.add_argument("--engine", choices=["hf", "vllm"], default="hf",
+                   help="hf: transformers (CPU or GPU, default); vllm: a CUDA machine with the vllm extra")
     p.add_argument("--episodes", type=int, default=8, help="task instances to play (default 8)")
     p.add_argument(
         "--devices", default="sim:1", help="sim:N, adb:HOST:PORT[,...] or serial:SERIAL[,...] (default sim:1)"
@@ -55,6 +57,7 @@ def build_config(args: argparse.Namespace):  # -> EvalConfig
             max_steps=args.max_steps,
             sim_resolution=usage.sim_resolution,
             prompt=usage.prompt,
+            engine=args.engine,
         )
     except ValueError as e:
         raise UserError(f"bad evaluation settings: {e}") from e
@@ -95,12 +98,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     _check_suite(cfg)  # before loading the model: bad names fail fast
     from gui_grpo.eval.evaluate import EvalError, run_evaluation
+    from gui_grpo.policy.engine import EngineError
     from gui_grpo.policy.model import ModelLoadError
     from tasks.base import TaskError
 
     try:
         summary = run_evaluation(cfg, progress=_progress)
-    except (EvalError, ModelLoadError, TaskError) as e:
+    except (EvalError, ModelLoadError, TaskError, EngineError) as e:
         raise UserError(str(e)) from e
     print(template_table(summary))
     o = summary["overall"]

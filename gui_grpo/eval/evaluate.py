@@ -73,16 +73,23 @@ class EvalConfig:
     prompt: PromptConfig = field(default_factory=PromptConfig)
     dtype: str = "auto"
     device: str = "auto"
+    engine: str = "hf"
+    """``hf`` (transformers, CPU or GPU) or ``vllm`` (CUDA and the ``vllm`` extra; docs/VLLM.md)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.prompt, dict):
             self.prompt = PromptConfig(**self.prompt)
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine {self.engine!r}: use one of {', '.join(ENGINES)}")
         if self.episodes < 1:
             raise ValueError("episodes must be >= 1")
         if self.temperature <= 0:
             raise ValueError("temperature must be > 0")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError("max_steps must be >= 1 (or None for each task's own cap)")
+
+
+ENGINES: tuple[str, ...] = ("hf", "vllm")
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -105,10 +112,28 @@ def load_eval_policy(cfg: EvalConfig) -> Policy:
     from gui_grpo.policy.model import load_policy
     from gui_grpo.policy.prompts import PromptBuilder
 
+    if cfg.engine == "vllm":
+        return _vllm_policy(cfg)
     model, processor, family = load_policy(cfg.model, dtype=cfg.dtype, device=cfg.device, adapter=cfg.adapter)
     model.requires_grad_(False)
     engine = HFEngine(model, processor, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
     return Policy(PromptBuilder(processor, family, cfg.prompt), engine)
+
+
+def _vllm_policy(cfg: EvalConfig) -> Policy:
+    """The policy on vLLM: the checkpoint served by ``vllm.LLM``, the adapter as a LoRA request."""
+    from transformers import AutoProcessor
+
+    from gui_grpo.policy.model import detect_family
+    from gui_grpo.policy.prompts import PromptBuilder
+    from gui_grpo.policy.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine(cfg.model, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                        enable_lora=cfg.adapter is not None, dtype=cfg.dtype)
+    if cfg.adapter is not None:
+        engine.load_adapter(cfg.adapter)
+    builder = PromptBuilder(AutoProcessor.from_pretrained(cfg.model), detect_family(cfg.model), cfg.prompt)
+    return Policy(builder, engine)
 
 
 # -- metrics ---------------------------------------------------------------------------------------------
