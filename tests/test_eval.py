@@ -244,7 +244,7 @@ def test_eval_command_is_deterministic_and_writes_everything(tiny_model_dir, tmp
         (["--devices", "adb:127.0.0.1:1"], "127.0.0.1:1"),
         (["--devices", "bogus"], "bad device spec"),
         pytest.param(["--engine", "vllm"], "pip install 'gui-grpo[vllm]'",  # where vLLM is not installed
-                     marks=pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="has vLLM")),
+                     marks=pytest.mark.skipif(bool(importlib.util.find_spec("vllm")), reason="has vLLM")),
     ],
 )
 def test_eval_bad_inputs_fail_with_one_line(extra, message, tiny_model_dir, tmp_path, monkeypatch, capsys):
