@@ -65,6 +65,10 @@ def test_the_trained_model_is_used_as_trained_from_any_directory(
         assert trained.items() <= usage["prompt"].items()
         assert usage["sim_resolution"] == "small"
         assert usage["max_new_tokens"] == QUICKSTART_GRPO.rollout.max_new_tokens
+    card = (run / "grpo" / "final" / "README.md").read_text()  # ours, not PEFT's empty template
+    assert "Model Card for Model ID" not in card and "A GRPO-trained LoRA adapter" in card
+    assert f"--model {run / 'warm_start'} --adapter DIR" in card
+    assert "| observation | `pixels+elements` |" in card
     adapter_config = json.loads((run / "grpo" / "final" / "adapter_config.json").read_text())
     assert Path(adapter_config["base_model_name_or_path"]).is_absolute()
 

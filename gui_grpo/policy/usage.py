@@ -71,10 +71,52 @@ class ModelUsage:
 
 
 def save_usage(directory: str | Path, usage: ModelUsage) -> Path:
-    """Write ``directory/gui_grpo.json`` (into a directory that is not yet published: no temp file)."""
+    """Write ``directory/gui_grpo.json`` and the model card ``README.md`` that says the same for a person
+    (in place of PEFT's empty template), into a directory that is not yet published: no temp file."""
     path = Path(directory) / USAGE_FILE
     path.write_text(usage.to_json())
+    (Path(directory) / "README.md").write_text(model_card(usage))
     return path
+
+
+WHAT = {"sft": "a supervised warm start (full weights)", "grpo": "a GRPO-trained LoRA adapter",
+        "export": "a LoRA merged into its base (full weights)"}
+
+
+def model_card(usage: ModelUsage) -> str:
+    """The model card: what the model is, how it was prompted, and the commands that use it as trained."""
+    adapter = usage.base_model is not None
+    here = "DIR"  # the card is written before the directory is renamed into place: it names it DIR
+    model = f"--model {usage.base_model} --adapter {here}" if adapter else f"--model {here}"
+    front = ["---", f"library_name: {'peft' if adapter else 'transformers'}"]
+    if adapter:
+        front.append(f"base_model: {usage.base_model}")
+    front += ["tags:", "- gui-grpo", "- gui-agent", "- android", "---", ""]
+    rows = "\n".join(f"| {k.replace('_', ' ')} | `{v}` |" for k, v in usage.settings().items())
+    lines = [
+        f"# gui-grpo {usage.family} model",
+        "",
+        f"{WHAT.get(usage.trained_by, 'a model').capitalize()} trained by gui-grpo"
+        + (f" ({usage.code_version})" if usage.code_version else "")
+        + (f" on top of `{usage.base_model}`" if adapter else "") + ".",
+        "",
+        "It was trained with these prompt settings (`gui_grpo.json`); `gui-grpo eval`, `run` and `export`",
+        "read them, and refuse a flag that contradicts them:",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        rows,
+        "",
+        "Use it (DIR is this directory):",
+        "",
+        "```bash",
+        f"gui-grpo eval {model} --suite quickstart --out eval",
+        f'gui-grpo run --devices sim:1 --task "Turn on Wi-Fi" {model} --dry-run',
+    ]
+    if adapter:
+        lines.append(f"gui-grpo export --adapter {here} --out merged")
+    lines += ["```", ""]
+    return "\n".join(front + lines)
 
 
 def load_usage(directory: str | Path) -> ModelUsage | None:
