@@ -234,7 +234,10 @@ def test_eval_command_is_deterministic_and_writes_everything(tiny_model_dir, tmp
     steps_b[0].logprobs = steps_a[0].logprobs
     steps_b[0].timing = steps_a[0].timing  # wall-clock seconds
     assert steps_a == steps_b
-    assert (tmp_path / "b" / "report.html").is_file()
+    html = (tmp_path / "b" / "report.html").read_text()
+    assert "checker: score 0.00" in html or "checker: score 1.00" in html  # the checker's verdict per episode
+    assert "what it saw" in html and "Task: " in html and "[screenshot]" in html  # the prompt of each step
+    assert "&lt;|im_start|&gt;system" not in html  # the user turn only, not the system prompt
 
 
 @pytest.mark.parametrize(

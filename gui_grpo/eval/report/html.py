@@ -183,9 +183,33 @@ def _frame(directory: Path, i: int, row: dict[str, Any]) -> str:
             img = f'<img alt="step {i + 1}" src="{data_uri(path.read_bytes(), "image/webp")}">'
     status = f" · {_e(row['status'])}" if row.get("status") else ""
     note = f"<br><i>{_e(row['note'])}</i>" if row.get("note") else ""
+    seen = ""
+    if row.get("prompt_text") or row.get("elements"):
+        elements = "\n".join(row.get("elements") or []) or "(none listed)"
+        seen = (f"<details><summary>what it saw</summary><pre>{_e(user_turn(row.get('prompt_text', '')))}"
+                f"</pre><pre>{_e(elements)}</pre></details>")
     return (f"<figure>{img}<figcaption><b>{i + 1}.</b> {_e(row['action'])}{status}{note}"
-            f"<details><summary>model output</summary><pre>{_e(row['output_text'])}</pre></details>"
+            f"<details><summary>model output</summary><pre>{_e(row['output_text'])}</pre></details>{seen}"
             "</figcaption></figure>")
+
+
+def user_turn(prompt_text: str) -> str:
+    """The last user turn of a chat prompt (task, history, element list), without the system prompt."""
+    start = prompt_text.rfind("<|im_start|>user\n")
+    if start < 0:
+        return prompt_text
+    body = prompt_text[start + len("<|im_start|>user\n"):]
+    image = "<|vision_start|><|image_pad|><|vision_end|>"
+    return body.split("<|im_end|>", 1)[0].replace(image, " [screenshot]")
+
+
+def _verdict(rec: dict[str, Any]) -> str:
+    """What the checker said: its score, and the unrelated changes it found."""
+    if rec.get("is_lost") or "score" not in rec:
+        return ""
+    effects = rec.get("side_effects") or []
+    more = f"; also changed: {_e('; '.join(effects))}" if effects else ""
+    return f"<br><small>checker: score {float(rec['score']):.2f}{more}</small>"
 
 
 def filmstrip(run: RunData, rec: dict[str, Any]) -> str:
@@ -199,7 +223,8 @@ def filmstrip(run: RunData, rec: dict[str, Any]) -> str:
     answer = f" · answer: <q>{_e(rec['answer'])}</q>" if rec.get("answer") is not None else ""
     claim = f" · claimed {_e(rec['claimed_status'])}" if rec.get("claimed_status") else ""
     return (f'<div class="episode {state}"><div><b>#{_e(rec.get("index", ""))} {_e(rec["task"])}</b> '
-            f"— {_e(rec['instruction'])} {_badge(rec)}{claim}{answer} · {rec['num_steps']} steps</div>"
+            f"— {_e(rec['instruction'])} {_badge(rec)}{claim}{answer} · {rec['num_steps']} steps"
+            f"{_verdict(rec)}</div>"
             f'<div class="strip">{frames}</div></div>')
 
 
