@@ -292,7 +292,8 @@ def run_sft(cfg: SftConfig, demos: DemoSet, log: Any = print) -> SftResult:
     """Evaluate, train, evaluate, save. The saved ``sft.json`` records the figures and the prompt config."""
     trainer = SftTrainer(cfg, demos)
     mode = "full-parameter" if trainer.full else f"LoRA r={trainer.adapter.r}"
-    log(f"warm start ({mode}) on {len(trainer.items)} demo steps of suite {demos.manifest['suite']!r}")
+    log(f"supervised training ({mode}) from {cfg.model} on {len(trainer.items)} demo steps of suite "
+        f"{demos.manifest['suite']!r}")
     before = trainer.evaluate() if cfg.eval_instances else None
     if before is not None:
         log(f"before: greedy success {before['success_rate']:.2f} on {cfg.eval_instances} {cfg.eval_split}")
