@@ -93,10 +93,11 @@ def model_card(usage: ModelUsage) -> str:
         front.append(f"base_model: {usage.base_model}")
     front += ["tags:", "- gui-grpo", "- gui-agent", "- android", "---", ""]
     rows = "\n".join(f"| {k.replace('_', ' ')} | `{v}` |" for k, v in usage.settings().items())
+    what = WHAT.get(usage.trained_by, "a model")
     lines = [
         f"# gui-grpo {usage.family} model",
         "",
-        f"{WHAT.get(usage.trained_by, 'a model').capitalize()} trained by gui-grpo"
+        f"{what[:1].upper()}{what[1:]} trained by gui-grpo"
         + (f" ({usage.code_version})" if usage.code_version else "")
         + (f" on top of `{usage.base_model}`" if adapter else "") + ".",
         "",
