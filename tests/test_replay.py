@@ -81,8 +81,13 @@ def test_training_instances_come_from_the_pool_and_replay_is_logged(tiny_model_d
 
     pool = {(t.name, t.sample(seed).instruction, t.sample(seed).params["world"])
             for t in suite_templates("smoke") for seed in template_seeds("train", 2)}
+    starts: dict[tuple, set] = {}
     for s in range(3):
-        assert {(r.task, r.instruction, r.params["world"]) for r in trainer.collect(step=s)} <= pool
+        results = trainer.collect(step=s)
+        assert {(r.task, r.instruction, r.params["world"]) for r in results} <= pool
+        for r in results:
+            starts.setdefault((r.task, r.instruction, r.params["world"]), set()).add(r.start_hash)
+    assert all(len(hashes) == 1 for hashes in starts.values())  # an instance always starts the same
     history = trainer.train()
     assert all("replayed_share" in row and "replayed_episodes" in row for row in history)
     assert any(k.startswith("success/settings.") for k in history[0])

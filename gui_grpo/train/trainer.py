@@ -219,8 +219,12 @@ class Trainer:
             rng = random.Random(f"pool:{self.cfg.seed}:{step}")
             tasks = [type(t).sample(rng.choice(pool)) for t in tasks]
         jobs = []
+        pooled = bool(self.cfg.rollout.instance_pool) and split == "train" and not greedy
         for g in self.dp.share(len(tasks)):
-            dev_seed = random.Random(f"{self.cfg.seed}:{step}:{g}").randrange(2**31)
+            # A pooled instance always starts from the same phone (so a stored success of it replays
+            # from the very start state); otherwise each group gets a phone of its own.
+            key = f"{self.cfg.seed}:{tasks[g].task_id}" if pooled else f"{self.cfg.seed}:{step}:{g}"
+            dev_seed = random.Random(key).randrange(2**31)
             jobs.append(GroupJob(tasks[g], dev_seed, g, size))
         how = {"run_seed": self.cfg.seed, "step": step, "greedy": greedy}
         how["max_steps"] = self.cfg.rollout.max_steps
