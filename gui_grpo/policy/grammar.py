@@ -98,11 +98,14 @@ def longest_action(max_text: int) -> int:
 
 
 class ActionConstraint:
-    """Per-row grammar state for one batch of samples, and the masks that replay it for the loss.
+    """The action grammar for one tokenizer: matchers for a batch of samples, and the masks that replay
+    them for the loss.
 
-    ``start(bounds)`` opens one row per ``Bounds`` (each prompt's elements and image); ``allowed(rows)``
-    is the (len(rows), V) bool mask of the tokens each row may take next; ``advance(rows, tokens)`` moves
-    them on. A row that has closed its action may only stop. Grammars are compiled once per ``Bounds``.
+    ``open(bounds)`` gives one matcher per row (each prompt's elements and image), which the caller keeps
+    for its batch; ``allowed(matchers, rows)`` is the (len(rows), V) bool mask of the tokens each row may
+    take next; ``advance(matchers, rows, tokens)`` moves them on. A row that has closed its action may only
+    stop. Grammars are compiled once per ``Bounds``; the constraint holds no batch state, so one serves
+    every sampling call.
     """
 
     def __init__(
@@ -131,7 +134,6 @@ class ActionConstraint:
         info = xg.TokenizerInfo.from_huggingface(tokenizer, vocab_size=vocab_size, stop_token_ids=stops)
         self._compiler = xg.GrammarCompiler(info)
         self._compiled: dict[Bounds, Any] = {}
-        self.matchers: list[Any] = []
 
     def bounds(self, elements: int, image_size: tuple[int, int]) -> Bounds:
         """The bounds of a prompt that listed ``elements`` elements over an image of ``image_size``."""
@@ -143,19 +145,20 @@ class ActionConstraint:
             self._compiled[bounds] = self._compiler.compile_grammar(action_grammar(self.max_text, bounds))
         return self._xg.GrammarMatcher(self._compiled[bounds])
 
-    def start(self, bounds: Sequence[Bounds]) -> None:
-        self.matchers = [self.matcher(b) for b in bounds]
+    def open(self, bounds: Sequence[Bounds]) -> list[Any]:
+        """One fresh matcher per row."""
+        return [self.matcher(b) for b in bounds]
 
-    def allowed(self, rows: Sequence[int]) -> torch.Tensor:
+    def allowed(self, matchers: Sequence[Any], rows: Sequence[int]) -> torch.Tensor:
         """(len(rows), V) bool: the tokens each row's grammar admits next."""
         bitmask = self._xg.allocate_token_bitmask(len(rows), self.vocab_size)  # (A, ceil(V/32)) int32
         for i, r in enumerate(rows):
-            self.matchers[r].fill_next_token_bitmask(bitmask, i)
+            matchers[r].fill_next_token_bitmask(bitmask, i)
         return unpack_bitmask(bitmask, self.vocab_size)
 
-    def advance(self, rows: Sequence[int], tokens: Sequence[int]) -> None:
+    def advance(self, matchers: Sequence[Any], rows: Sequence[int], tokens: Sequence[int]) -> None:
         for r, t in zip(rows, tokens, strict=True):
-            m = self.matchers[r]
+            m = matchers[r]
             if not m.is_terminated() and not m.accept_token(int(t)):
                 raise RuntimeError(f"token {t} was sampled outside the action grammar")
 

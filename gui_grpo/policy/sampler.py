@@ -29,10 +29,9 @@ class SeededSampler(LogitsProcessor):
     ) -> None:
         self.constraint = constraint
         """An ``ActionConstraint`` (``policy.grammar``): its mask applies before the softmax, so the
-        recorded log-probs are those of the constrained distribution. Its rows, one per ``bounds`` entry,
-        are opened here."""
-        if constraint is not None:
-            constraint.start(bounds)
+        recorded log-probs are those of the constrained distribution."""
+        self.matchers = constraint.open(bounds) if constraint is not None else []
+        """This batch's grammar state, one matcher per ``bounds`` entry (row)."""
         self.greedy = greedy
         self.banned = banned or []
         self._banned: torch.Tensor | None = None
@@ -56,7 +55,8 @@ class SeededSampler(LogitsProcessor):
             logits.index_fill_(1, self._banned, float("-inf"))
         if self.constraint is not None:
             rows = range(logits.shape[0]) if rows is None else rows
-            logits.masked_fill_(~self.constraint.allowed(list(rows)).to(logits.device), float("-inf"))
+            allowed = self.constraint.allowed(self.matchers, list(rows)).to(logits.device)  # (B, V)
+            logits.masked_fill_(~allowed, float("-inf"))
         logp = torch.log_softmax(logits / self.temperature, dim=-1)  # (B, V)
         if self.greedy:
             tokens = logits.argmax(dim=-1)  # (B,)
@@ -67,7 +67,7 @@ class SeededSampler(LogitsProcessor):
             target = (u.to(cdf.device) * cdf[:, -1])[:, None]  # (B, 1), in [0, total)
             tokens = torch.searchsorted(cdf, target, right=True)[:, 0].clamp_(max=cdf.shape[1] - 1)  # (B,)
         if self.constraint is not None:
-            self.constraint.advance(list(rows), tokens.tolist())
+            self.constraint.advance(self.matchers, list(rows), tokens.tolist())
         return tokens, logp.gather(1, tokens[:, None])[:, 0]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
