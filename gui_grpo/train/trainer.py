@@ -214,12 +214,12 @@ class Trainer:
         size = group_size or self.cfg.rollout.group_size
         weights = self.curriculum.weights() if self.curriculum and split == "train" and not greedy else None
         tasks = instances(self.cfg.suite, split, n, seed=self.cfg.seed * 1_000_003 + step, weights=weights)
-        if self.cfg.rollout.instance_pool and split == "train" and not greedy:
+        pooled = bool(self.cfg.rollout.instance_pool) and split == "train" and not greedy
+        if pooled:
             pool = template_seeds("train", self.cfg.rollout.instance_pool)
             rng = random.Random(f"pool:{self.cfg.seed}:{step}")
             tasks = [type(t).sample(rng.choice(pool)) for t in tasks]
         jobs = []
-        pooled = bool(self.cfg.rollout.instance_pool) and split == "train" and not greedy
         for g in self.dp.share(len(tasks)):
             # A pooled instance always starts from the same phone (so a stored success of it replays
             # from the very start state); otherwise each group gets a phone of its own.
@@ -240,12 +240,14 @@ class Trainer:
         results = self.collect(step)
         if self.curriculum is not None:
             self.curriculum.update(results)
-        metrics = episode_metrics(results, score_episodes(results, self.cfg.reward))
+        rewards = score_episodes(results, self.cfg.reward)
+        metrics = episode_metrics(results, rewards)  # of the episodes played, not the replayed ones
         replayed = 0
         if self.replay is not None:
             self.replay.add(results)
-            results, replayed = self.replay.fill(results)
-        rewards = score_episodes(results, self.cfg.reward)
+            filled, replayed = self.replay.fill(results)  # the played episodes, then the replayed ones
+            rewards = rewards + score_episodes(filled[len(results):], self.cfg.reward)
+            results = filled
         samples, stats = make_samples(results, rewards, self.loss_cfg, self.cfg.reward)
         stats["replayed_share"] = sum(s.replayed for s in samples) / max(1, len(samples))
         stats["replayed_episodes"] = float(replayed)
