@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gui_grpo.eval.report.job import PHASES, curve_data
 from gui_grpo.grpo.config import RewardConfig
 from gui_grpo.policy.model import AdapterConfig
 from gui_grpo.policy.prompts import PromptConfig
@@ -299,10 +300,6 @@ def grpo(
     return (final, None) if cfg.lora.full_finetune else (warm, final)
 
 
-PHASES: tuple[tuple[str, str], ...] = (("before", "warm start"), ("control", "control (more SFT)"),
-                                       ("after", "GRPO"))
-
-
 def template_groups(preset: Preset) -> dict[str, frozenset[str]]:
     """The rows of the table: demonstrated (D), reward-only (R) and both, for a preset with its own
     demonstration suite; one row (the whole split) otherwise."""
@@ -392,8 +389,9 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
     _evaluate_all(preset, "after", trained, adapter, out, results)
     table = comparison_table(results, groups, preset.eval_split)
     log(table)
-    plot = _plot(out)
-    _protocol_plot(out, preset, results, groups, grpo_minutes)
+    metrics, warm_epochs = curve_data(out)
+    plot = _plot(out, metrics, warm_epochs)
+    _protocol_plot(out, metrics, preset, results, groups, grpo_minutes)
     minutes = (time.perf_counter() - t0) / 60
     log(f"done in {minutes:.1f} min; run directory {out.resolve()}" + (f"; curves {plot}" if plot else ""))
     summary = {
@@ -414,6 +412,7 @@ def run_quickstart(preset: Preset, log: Callable[[str], None] = print) -> dict[s
 
 def _protocol_plot(
     out: Path,
+    metrics: list[dict[str, Any]],
     preset: Preset,
     results: dict[str, dict | None],
     groups: dict[str, frozenset[str]],
@@ -421,7 +420,6 @@ def _protocol_plot(
 ) -> None:
     """``protocol.png``: GRPO's curves against minutes and the final success on the evaluation split of
     the warm start (at 0), the control and GRPO (at their common wall-clock, drawn side by side)."""
-    from gui_grpo.eval.report.job import curve_data
     from gui_grpo.eval.report.plots import protocol_png
 
     group = "D+R" if "D+R" in groups else next(iter(groups))
@@ -431,17 +429,16 @@ def _protocol_plot(
         summary = results.get(f"{phase}_{preset.eval_split}")
         if summary:
             points.append((f"{label}, {preset.eval_split} {group}", at, group_rates(summary, groups[group])))
-    png = protocol_png(curve_data(out)[0], points, f"greedy success ({preset.eval_split} split, {group})")
+    png = protocol_png(metrics, points, f"greedy success ({preset.eval_split} split, {group})")
     if png is not None:
         (out / "protocol.png").write_bytes(png)
 
 
-def _plot(out: Path) -> Path | None:
+def _plot(out: Path, metrics: list[dict[str, Any]], warm_epochs: list[dict[str, Any]]) -> Path | None:
     """``curves.png``: the same curves as the job's report page (``gui-grpo report RUN``)."""
-    from gui_grpo.eval.report.job import curve_data
     from gui_grpo.eval.report.plots import job_curves_png
 
-    png = job_curves_png(*curve_data(out))
+    png = job_curves_png(metrics, warm_epochs)
     if png is None:
         return None
     path = out / "curves.png"
