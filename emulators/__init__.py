@@ -1,4 +1,5 @@
-"""Devices for gui-grpo: the Device contract, the action vocabulary, PhoneSim and ADB devices.
+"""Devices for gui-grpo: the device contracts (GuiDevice, AndroidDevice), the action vocabulary, PhoneSim,
+ADB devices and web pages.
 
 This package imports neither ``tasks`` nor ``gui_grpo``.
 """
@@ -16,7 +17,7 @@ from emulators.actions import (
     Type,
     Wait,
 )
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, GuiDevice, ShellResult
 from emulators.elements import Element, number_elements
 from emulators.errors import (
     AuthRefused,
@@ -36,7 +37,7 @@ __all__ = [
     "AuthRefused",
     "BadDeviceSpec",
     "ControlAction",
-    "Device",
+    "AndroidDevice",
     "DeviceAction",
     "DeviceError",
     "DeviceSpec",
@@ -44,6 +45,7 @@ __all__ = [
     "DeviceUnreachable",
     "Element",
     "ForkUnsupported",
+    "GuiDevice",
     "InvalidAction",
     "Key",
     "LongPress",

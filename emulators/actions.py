@@ -1,6 +1,6 @@
 """The device-level action vocabulary, one validated type per action kind.
 
-Device actions (``Tap`` … ``Wait``) are the only way a policy changes a device: ``Device.execute`` turns
+Device actions (``Tap`` … ``Wait``) are the only way a policy changes a device: ``GuiDevice.execute`` turns
 each into fixed shell commands. Episode-control actions (``Terminate``, ``Answer``) end an episode; the
 environment records them and they never reach a device.
 """

@@ -1,8 +1,13 @@
-"""The one Device interface: a shell, a screenshot, and action helpers built once on the shell.
+"""The device contracts: what every GUI device offers, and what Android devices add.
 
-Implementations provide ``shell`` and ``screenshot`` (and ``fork`` where they can copy their state);
-everything else here is written in Android shell commands so it behaves the same on PhoneSim, an
-emulator and a phone.
+``GuiDevice`` is every screen an agent can drive: a screenshot, its size in device pixels, the numbered
+interactive elements, and the device actions (tap, long press, swipe, type, key, wait; open app where the
+device has apps), dispatched by ``execute``. The rollout, evaluation and deployment code needs nothing more.
+
+``AndroidDevice`` adds ``shell`` (Android ``sh`` semantics, exit status) and writes every action in shell
+commands (``input``, ``monkey``, ``uiautomator``) once, so it behaves the same on PhoneSim, an emulator and a
+phone; implementations provide ``shell`` and ``screenshot`` (and ``fork`` where they can copy their state).
+A web page (``emulators.web``) is a ``GuiDevice`` without a shell.
 """
 
 from __future__ import annotations
@@ -61,11 +66,91 @@ class ShellResult:
         return self.exit_code == 0
 
 
-class Device(ABC):
-    """A phone-like device driven through its shell."""
+class GuiDevice(ABC):
+    """A screen an agent drives: screenshot, size, numbered elements and the device actions."""
 
     name: str = "device"
     can_fork: bool = False
+
+    @abstractmethod
+    def screenshot(self) -> Image.Image:
+        """The current screen as an RGB image of ``screen_size``."""
+
+    @property
+    @abstractmethod
+    def screen_size(self) -> tuple[int, int]:
+        """(width, height) in device pixels: the coordinate space of every action."""
+
+    @abstractmethod
+    def elements(self) -> list[Element]:
+        """The numbered interactive elements of the current screen."""
+
+    @abstractmethod
+    def tap(self, x: int, y: int) -> None:
+        """A tap (a left click on a page) at device pixels."""
+
+    @abstractmethod
+    def long_press(self, x: int, y: int, duration_ms: int = 1000) -> None:
+        """Press at device pixels, hold for ``duration_ms``, release."""
+
+    @abstractmethod
+    def swipe(self, x1: int, y1: int, x2: int, y2: int, duration_ms: int = 300) -> None:
+        """A drag from (x1, y1) to (x2, y2) over ``duration_ms``."""
+
+    @abstractmethod
+    def type_text(self, text: str) -> None:
+        """Type exactly ``text`` into the focused field; the text is data, never a command."""
+
+    @abstractmethod
+    def key(self, key: str | int) -> None:
+        """Press one named key (``emulators.actions.KEYCODES``: back, home, enter, …)."""
+
+    def open_app(self, app: str) -> None:
+        """Open an app by launcher label; devices without apps refuse."""
+        raise InvalidAction(f"{self.name} has no apps to open ({app!r}); act on the screen instead")
+
+    def fork(self, n: int) -> list[GuiDevice]:
+        """``n`` independent devices in this device's exact state."""
+        raise ForkUnsupported(
+            f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
+        )
+
+    def close(self) -> None:  # noqa: B027 - most devices hold nothing to release
+        """Release connections; the device object is unusable afterwards."""
+
+    def __enter__(self) -> GuiDevice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def execute(self, action: DeviceAction) -> None:
+        """Carry out one device action; episode-control actions are refused."""
+        if isinstance(action, CONTROL_ACTION_TYPES):
+            raise InvalidAction(f"{type(action).__name__} ends an episode and never reaches a device")
+        if isinstance(action, Tap):
+            self.tap(action.x, action.y)
+        elif isinstance(action, LongPress):
+            self.long_press(action.x, action.y, action.duration_ms)
+        elif isinstance(action, Swipe):
+            self.swipe(action.x1, action.y1, action.x2, action.y2, action.duration_ms)
+        elif isinstance(action, Type):
+            self.type_text(action.text)
+        elif isinstance(action, Key):
+            self.key(action.key)
+        elif isinstance(action, OpenApp):
+            self.open_app(action.app)
+        elif isinstance(action, Wait):
+            self.wait(action.seconds)
+        else:
+            raise InvalidAction(f"not a device action: {action!r}")
+
+
+class AndroidDevice(GuiDevice):
+    """An Android device driven through its shell: PhoneSim, an emulator or a phone."""
 
     @abstractmethod
     def shell(self, cmd: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> ShellResult:
@@ -75,20 +160,14 @@ class Device(ABC):
     def screenshot(self) -> Image.Image:
         """The current screen as an RGB image of ``screen_size``."""
 
-    def fork(self, n: int) -> list[Device]:
+    def fork(self, n: int) -> list[AndroidDevice]:  # type: ignore[override]
         """``n`` independent devices in this device's exact state."""
         raise ForkUnsupported(
             f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
         )
 
-    def close(self) -> None:  # noqa: B027 - most devices hold nothing to release
-        """Release connections; the device object is unusable afterwards."""
-
-    def __enter__(self) -> Device:
+    def __enter__(self) -> AndroidDevice:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- shell helpers -------------------------------------------------------------------------------
 
@@ -159,27 +238,3 @@ class Device(ABC):
     def open_app(self, app: str) -> None:
         package = self.resolve_app(app)
         self.check_shell(f"monkey -p {package} -c android.intent.category.LAUNCHER 1")
-
-    def wait(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-    def execute(self, action: DeviceAction) -> None:
-        """Carry out one device action; episode-control actions are refused."""
-        if isinstance(action, CONTROL_ACTION_TYPES):
-            raise InvalidAction(f"{type(action).__name__} ends an episode and never reaches a device")
-        if isinstance(action, Tap):
-            self.tap(action.x, action.y)
-        elif isinstance(action, LongPress):
-            self.long_press(action.x, action.y, action.duration_ms)
-        elif isinstance(action, Swipe):
-            self.swipe(action.x1, action.y1, action.x2, action.y2, action.duration_ms)
-        elif isinstance(action, Type):
-            self.type_text(action.text)
-        elif isinstance(action, Key):
-            self.key(action.key)
-        elif isinstance(action, OpenApp):
-            self.open_app(action.app)
-        elif isinstance(action, Wait):
-            self.wait(action.seconds)
-        else:
-            raise InvalidAction(f"not a device action: {action!r}")

@@ -58,7 +58,7 @@ from emulators.adb.auth import ensure_key
 from emulators.adb.client import AdbDevice
 from emulators.adb.faults import FaultPlan
 from emulators.adb.server import AdbServer
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.engine import Policy
 from gui_grpo.rollout.group import GroupJob, PlayConfig, play_groups, start_group_on
@@ -81,7 +81,7 @@ class AdbRollouts:
         self.servers_started = 0
 
     def _member(self, job: GroupJob, step: int, member: int, resolution: str,
-                servers: list[AdbServer]) -> Device:
+                servers: list[AdbServer]) -> AndroidDevice:
         plan = FaultPlan(seed=(step * 1000 + job.group) * 100 + member, **self.rates)
         server = AdbServer(SimDevice(seed=job.device_seed, resolution=resolution), port=0, faults=plan,
                            io_timeout_s=5.0)
@@ -94,7 +94,7 @@ class AdbRollouts:
                  run_seed: int, step: int, greedy: bool, max_steps: int | None) -> list[EpisodeResult]:
         """``play_jobs``'s signature (``make_device`` is ignored: the devices are made here)."""
         servers: list[AdbServer] = []
-        devices: list[Device] = []
+        devices: list[AndroidDevice] = []
         try:
             groups = []
             for job in jobs:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 from emulators.actions import Swipe
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import oracle_utils as ou
 
 Action = ou.Action
 MAX_PAGES = 10
 
 
-def swipe_list_up(device: Device) -> Iterator[Action]:
+def swipe_list_up(device: AndroidDevice) -> Iterator[Action]:
     """Scroll the first scrollable list by most of its height."""
     lists = [e for e in device.elements() if e.scrollable]
     if not lists:
@@ -25,7 +25,7 @@ def swipe_list_up(device: Device) -> Iterator[Action]:
     yield Swipe((x1 + x2) // 2, y2 - (y2 - y1) // 6, (x1 + x2) // 2, y1 + (y2 - y1) // 6, 300)
 
 
-def collect_rows(device: Device, rid: str) -> Generator[Action, None, list[tuple[str, set[str]]]]:
+def collect_rows(device: AndroidDevice, rid: str) -> Generator[Action, None, list[tuple[str, set[str]]]]:
     """Every row ``rid`` of the on-screen list (label, inner texts), scrolling until no new row shows."""
     seen: dict[str, set[str]] = {}
     for _ in range(MAX_PAGES):
@@ -39,7 +39,7 @@ def collect_rows(device: Device, rid: str) -> Generator[Action, None, list[tuple
     raise ou.OracleError(f"the list of {rid!r} did not end after {MAX_PAGES} pages")
 
 
-def set_field(device: Device, rid: str, value: str, empty_hint: str | None = None) -> Iterator[Action]:
+def set_field(device: AndroidDevice, rid: str, value: str, empty_hint: str | None = None) -> Iterator[Action]:
     """Make the form field ``rid`` hold ``value``: scroll to it, clear what it holds, type."""
     field = yield from ou.scroll_to(device, rid=rid)
     if field.text == value:
@@ -48,7 +48,7 @@ def set_field(device: Device, rid: str, value: str, empty_hint: str | None = Non
     yield from ou.type_into(device, value, clear=holds_value, rid=rid)
 
 
-def open_row(device: Device, app: str, rid: str, **criteria: str | bool | None) -> Iterator[Action]:
+def open_row(device: AndroidDevice, app: str, rid: str, **criteria: str | bool | None) -> Iterator[Action]:
     """Open ``app`` and tap the list row ``rid`` matching ``criteria`` (scrolling to it)."""
     yield from ou.open_app(app)
     yield from ou.scroll_to(device, rid=rid, **criteria)

@@ -2,8 +2,9 @@
 
 A task instance is a template plus its parameters. ``setup`` brings a device to the task's start through
 shell commands and returns the initial state the checks need; ``check`` reads the device through shell
-commands only and scores the episode in [0, 1]. Setup and checks use only the ``Device`` contract, never
-simulator internals, so portable tasks run unchanged on an emulator or a phone.
+commands only and scores the episode in [0, 1]. Setup and checks use only the device contract
+(``AndroidDevice`` for the Android templates, ``WebDevice`` for web pages), never simulator internals, so
+portable tasks run unchanged on an emulator or a phone.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from emulators.actions import ControlAction, DeviceAction
-from emulators.device import Device
+from emulators.device import AndroidDevice
 
 Difficulty = Literal["easy", "medium", "hard"]
 ClaimedStatus = Literal["success", "failure"]
@@ -128,22 +129,22 @@ class Task(ABC):
         return self.phrasings[self.phrasing].format(**self.params)
 
     @abstractmethod
-    def setup(self, device: Device) -> dict[str, Any]:
+    def setup(self, device: AndroidDevice) -> dict[str, Any]:
         """Bring ``device`` to the task's start with shell commands; return what checks need later."""
 
     @abstractmethod
-    def check(self, device: Device, episode: Episode) -> float:
+    def check(self, device: AndroidDevice, episode: Episode) -> float:
         """Score in [0, 1] from shell reads of ``device`` and ``episode``'s claims."""
 
     @abstractmethod
-    def oracle(self, device: Device) -> Iterator[DeviceAction | ControlAction]:
+    def oracle(self, device: AndroidDevice) -> Iterator[DeviceAction | ControlAction]:
         """Yield actions that solve the task, observing ``device`` (accessibility tree) between them."""
 
-    def progress(self, device: Device) -> float:
+    def progress(self, device: AndroidDevice) -> float:
         """A potential in [0, 1] for optional shaping; 0 when the task defines none."""
         return 0.0
 
-    def side_effects(self, device: Device, episode: Episode) -> list[str]:
+    def side_effects(self, device: AndroidDevice, episode: Episode) -> list[str]:
         """Unrelated changes the episode made (e.g. another contact deleted); empty when none."""
         return []
 

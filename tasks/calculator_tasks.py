@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Any, ClassVar
 
 from emulators.actions import Answer
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import oracle_utils as ou
 from tasks.base import Episode, Param, TaskError, register
 from tasks.shell_task import ShellTask
@@ -100,7 +100,7 @@ class _Compute(ShellTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(number_matches(episode.answer, evaluate(self.params["expression"])))
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Answer]:
         yield from ou.open_app("Calculator")
         for token in self.params["expression"].split():
             for ch in [token] if token in KEY_IDS else token:

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers
 from tasks import app_data as ad
 from tasks import app_ui as ui
@@ -85,12 +85,12 @@ def event_changes(before: list[EventRecord], after: list[EventRecord], allowed: 
 # -- oracle steps -------------------------------------------------------------------------------------
 
 
-def open_event(device: Device, title: str) -> Iterator[ui.Action]:
+def open_event(device: AndroidDevice, title: str) -> Iterator[ui.Action]:
     yield from ui.open_row(device, "Calendar", ROW, desc=f"{title}, ", contains=True)
 
 
 def fill_times(
-    device: Device, day: dt.date, start: tuple[int, int], end: tuple[int, int]
+    device: AndroidDevice, day: dt.date, start: tuple[int, int], end: tuple[int, int]
 ) -> Iterator[ui.Action]:
     """Set the form's date and start / end fields (end first when moving later, so the form stays valid)."""
     yield from ui.set_field(device, "year", str(day.year))
@@ -102,7 +102,7 @@ def fill_times(
     yield from ui.set_field(device, "end_minute", f"{end[1]:02d}")
 
 
-def add_event(device: Device, title: str, start_ms: int, end_ms: int) -> Iterator[ui.Action]:
+def add_event(device: AndroidDevice, title: str, start_ms: int, end_ms: int) -> Iterator[ui.Action]:
     start, end = EventRecord(0, start_ms, end_ms, title).start, EventRecord(0, start_ms, end_ms, title).end
     yield from ou.open_app("Calendar")
     yield from ou.tap(device, rid="floating_action_button")
@@ -213,7 +213,7 @@ class AddEvent(_TargetEvent):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(self.potential(outputs) == 1.0)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from add_event(device, self.params["title"], *self.wanted())
         yield Terminate("success")
 
@@ -230,7 +230,7 @@ class DeleteEvent(_TargetEvent):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(not titled(events_from(outputs["events"]), self.params["title"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_event(device, self.params["title"])
         yield from ou.tap(device, rid="action_delete")
         yield from ou.tap(device, rid="android:id/button1")
@@ -263,7 +263,7 @@ class RenameEvent(_TargetEvent):
         ]
         return float(len(renamed) == 1 and not titled(events, self.params["title"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_event(device, self.params["title"])
         yield from ou.tap(device, rid="action_edit")
         yield from ui.set_field(device, "title", self.params["new_title"])
@@ -297,7 +297,7 @@ class MoveEvent(_TargetEvent):
         found = titled(events_from(outputs["events"]), self.params["title"])
         return float(len(found) == 1 and (found[0].start_ms, found[0].end_ms) == self.moved())
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         start_ms, end_ms = self.moved()
         start, end = EventRecord(0, start_ms, end_ms, "").start, EventRecord(0, start_ms, end_ms, "").end
         yield from open_event(device, self.params["title"])
@@ -326,7 +326,7 @@ class WhenIsEvent(_TargetEvent):
         )
         return float(ok)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         yield from open_event(device, self.params["title"])
         date, times = ou.node_text(device, "when_date") or "", ou.node_text(device, "when_time") or ""
         yield Answer(f"{date} at {times.split(' - ')[0]}")
@@ -361,7 +361,7 @@ class _DayTask(_CalendarTask):
         )
         return others + mine
 
-    def day_rows(self, device: Device) -> Generator[ui.Action, None, list[str]]:
+    def day_rows(self, device: AndroidDevice) -> Generator[ui.Action, None, list[str]]:
         """Open the agenda and return the titles listed under the task's day."""
         yield from ou.open_app("Calendar")
         rows = yield from ui.collect_rows(device, ROW)
@@ -389,7 +389,7 @@ class EventsOnDay(_DayTask):
         )
         return float(ok)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         titles = yield from self.day_rows(device)
         yield Answer(", ".join(titles))
 
@@ -408,7 +408,7 @@ class CountEventsOnDay(_DayTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["count"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         titles = yield from self.day_rows(device)
         yield Answer(str(len(titles)))
 
@@ -451,7 +451,7 @@ class EventFromNote(_TargetEvent):
         found = titled(events_from(outputs["events"]), self.params["title"])
         return float(any((e.start_ms, e.end_ms) == (start, end) for e in found))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.open_row(device, "Notes", "note_item", label=self.params["title"])
         if self.note_body() not in (ou.node_text(device, "note_body") or ""):
             raise ou.OracleError(f"note {self.params['title']!r} does not show the appointment")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers
 from tasks import app_data as ad
 from tasks import app_ui as ui
@@ -76,11 +76,11 @@ def clock_text(hour: int, minute: int) -> str:
     return f"{hour:02d}:{minute:02d}"
 
 
-def open_alarm(device: Device, hour: int, minute: int, label: str) -> Iterator[ui.Action]:
+def open_alarm(device: AndroidDevice, hour: int, minute: int, label: str) -> Iterator[ui.Action]:
     yield from ui.open_row(device, "Clock", "alarm_item", desc=f"Alarm {clock_text(hour, minute)} {label}")
 
 
-def fill_alarm(device: Device, hour: int, minute: int, label: str | None) -> Iterator[ui.Action]:
+def fill_alarm(device: AndroidDevice, hour: int, minute: int, label: str | None) -> Iterator[ui.Action]:
     """Fill the alarm form (hint ``HH`` / ``MM`` / ``Label`` when empty) and save."""
     yield from ui.set_field(device, "hour", f"{hour:02d}", empty_hint="HH")
     yield from ui.set_field(device, "minute", f"{minute:02d}", empty_hint="MM")
@@ -90,7 +90,7 @@ def fill_alarm(device: Device, hour: int, minute: int, label: str | None) -> Ite
     yield from ou.tap(device, rid="save")
 
 
-def add_alarm(device: Device, hour: int, minute: int, label: str) -> Iterator[ui.Action]:
+def add_alarm(device: AndroidDevice, hour: int, minute: int, label: str) -> Iterator[ui.Action]:
     yield from ou.open_app("Clock")
     yield from ou.tap(device, rid="fab")
     yield from fill_alarm(device, hour, minute, label)
@@ -169,7 +169,7 @@ class AddAlarm(_ClockTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(self.potential(outputs) == 1.0)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from add_alarm(device, self.params["hour"], self.params["minute"], self.params["label"])
         yield Terminate("success")
 
@@ -188,7 +188,7 @@ class _SwitchAlarm(_ClockTask):
             and (found[0].hour, found[0].minutes) == (p["hour"], p["minute"])
         )
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         desc = f"{clock_text(self.params['hour'], self.params['minute'])} {self.params['label']}"
         yield from ou.open_app("Clock")
         switch = yield from ou.scroll_to(device, rid="onoff", desc=desc)
@@ -234,7 +234,7 @@ class DeleteAlarm(_ClockTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(not self.mine(outputs))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_alarm(device, self.params["hour"], self.params["minute"], self.params["label"])
         yield from ou.scroll_to(device, rid="delete")
         yield from ou.tap(device, rid="delete")
@@ -267,7 +267,7 @@ class MoveAlarm(_ClockTask):
         want = (self.params["new_hour"], self.params["new_minute"])
         return float(len(found) == 1 and (found[0].hour, found[0].minutes) == want and found[0].enabled)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         p = self.params
         yield from open_alarm(device, p["hour"], p["minute"], p["label"])
         yield from fill_alarm(device, p["new_hour"], p["new_minute"], None)
@@ -290,7 +290,7 @@ class AlarmTimeOf(_ClockTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.time_matches(episode.answer, self.params["hour"], self.params["minute"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         yield from ou.open_app("Clock")
         rows = yield from ui.collect_rows(device, "alarm_item")
         found = [label for label, _ in rows if label.endswith(f" {self.params['label']}")]
@@ -328,7 +328,7 @@ class AlarmForEvent(_TargetEvent):
         found = labelled(alarms_from(outputs["alarms"]), p["title"])
         return float(any((a.hour, a.minutes) == (p["hour"], p["minute"]) and a.enabled for a in found))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_event(device, self.params["title"])
         start = (ou.node_text(device, "when_time") or "").split(" - ")[0]
         hour, minute = (int(x) for x in start.split(":"))

@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterable
 from typing import ClassVar
 
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers, data
 from tasks.base import Param
 from tasks.shell_reads import ContactRecord, contact_query_cmds, contacts_from
@@ -103,7 +103,7 @@ class ContactsBookTask(ShellTask):
     def setup_commands(self) -> list[str]:
         return [clear_contacts_cmd()]
 
-    def prepare(self, device: Device) -> None:
+    def prepare(self, device: AndroidDevice) -> None:
         for seed in self.seeds():
             insert_contact(device, seed)
 

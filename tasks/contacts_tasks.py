@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers, data
 from tasks import contacts_ui as ui
 from tasks.base import Episode, Param, register
@@ -68,7 +68,7 @@ class _AddContact(ContactsBookTask):
     def potential(self, outputs: dict[str, str]) -> float:
         return self._satisfied(outputs)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.add_contact(
             device, self.params["name"], self.params.get("phone"), self.params.get("email")
         )
@@ -165,7 +165,7 @@ class DeleteContact(_ExistingContact):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(not named(contacts_of(outputs), self.params["name"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.delete_contact(device, self.params["name"])
         yield Terminate("success")
 
@@ -183,7 +183,7 @@ class FavouriteContact(_ExistingContact):
         found = named(contacts_of(outputs), self.params["name"])
         return float(bool(found) and all(c.starred for c in found))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.set_favourite(device, self.params["name"], True)
         yield Terminate("success")
 
@@ -202,7 +202,7 @@ class UnfavouriteContact(_ExistingContact):
         found = named(contacts_of(outputs), self.params["name"])
         return float(bool(found) and not any(c.starred for c in found))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.set_favourite(device, self.params["name"], False)
         yield Terminate("success")
 
@@ -235,7 +235,7 @@ class EditContactPhone(_ExistingContact):
         ]
         return float(len(found) == 1 and len(ok) == 1)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.edit_contact(device, self.params["name"], phone=self.params["new_phone"])
         yield Terminate("success")
 
@@ -269,7 +269,7 @@ class RenameContact(_ExistingContact):
         renamed = [c for c in named(book, self.params["new_name"]) if has_phone(c, self.params["phone"])]
         return float(len(renamed) == 1 and not named(book, self.params["name"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.edit_contact(device, self.params["name"], new_name=self.params["new_name"])
         yield Terminate("success")
 
@@ -288,7 +288,7 @@ class PhoneOfContact(_ExistingContact):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.phone_matches(episode.answer, self.params["phone"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         number = yield from ui.read_contact_field(device, self.params["name"], "phone")
         yield Answer(number)
 
@@ -316,7 +316,7 @@ class EmailOfContact(_ExistingContact):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["email"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         email = yield from ui.read_contact_field(device, self.params["name"], "email")
         yield Answer(email)
 
@@ -353,6 +353,6 @@ class CountFavourites(ContactsBookTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["favourites"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         count = yield from ui.count_favourites(device)
         yield Answer(str(count))

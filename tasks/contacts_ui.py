@@ -11,21 +11,21 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 from emulators.actions import Swipe
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import oracle_utils as ou
 
 Action = ou.Action
 MAX_PAGES = 10
 
 
-def open_contact(device: Device, name: str) -> Iterator[Action]:
+def open_contact(device: AndroidDevice, name: str) -> Iterator[Action]:
     """Open Contacts and the detail page of ``name``."""
     yield from ou.open_app("Contacts")
     yield from ou.scroll_to(device, label=name, rid="contact_row")
     yield from ou.tap(device, label=name, rid="contact_row")
 
 
-def add_contact(device: Device, name: str, phone: str | None, email: str | None) -> Iterator[Action]:
+def add_contact(device: AndroidDevice, name: str, phone: str | None, email: str | None) -> Iterator[Action]:
     yield from ou.open_app("Contacts")
     yield from ou.tap(device, desc="Create contact")
     yield from ou.type_into(device, name, rid="name_field")
@@ -36,13 +36,13 @@ def add_contact(device: Device, name: str, phone: str | None, email: str | None)
     yield from ou.tap(device, rid="editor_menu_save_button")
 
 
-def delete_contact(device: Device, name: str) -> Iterator[Action]:
+def delete_contact(device: AndroidDevice, name: str) -> Iterator[Action]:
     yield from open_contact(device, name)
     yield from ou.tap(device, rid="menu_delete")
     yield from ou.tap(device, rid="android:id/button1")
 
 
-def set_favourite(device: Device, name: str, want: bool) -> Iterator[Action]:
+def set_favourite(device: AndroidDevice, name: str, want: bool) -> Iterator[Action]:
     yield from open_contact(device, name)
     star = ou.require(device, rid="menu_star")
     if (star.content_desc == "Remove from favorites") != want:
@@ -50,7 +50,7 @@ def set_favourite(device: Device, name: str, want: bool) -> Iterator[Action]:
 
 
 def edit_contact(
-    device: Device, name: str, *, phone: str | None = None, new_name: str | None = None
+    device: AndroidDevice, name: str, *, phone: str | None = None, new_name: str | None = None
 ) -> Iterator[Action]:
     """Open ``name`` in the editor, replace the given fields, save."""
     yield from open_contact(device, name)
@@ -62,7 +62,7 @@ def edit_contact(
     yield from ou.tap(device, rid="editor_menu_save_button")
 
 
-def read_contact_field(device: Device, name: str, kind: str) -> Generator[Action, None, str]:
+def read_contact_field(device: AndroidDevice, name: str, kind: str) -> Generator[Action, None, str]:
     """Open ``name`` and return the first ``phone`` or ``email`` shown on its detail page."""
     yield from open_contact(device, name)
     shown = ou.labelled_nodes(device, rid=kind)
@@ -71,7 +71,7 @@ def read_contact_field(device: Device, name: str, kind: str) -> Generator[Action
     return shown[0][0]
 
 
-def count_favourites(device: Device) -> Generator[Action, None, int]:
+def count_favourites(device: AndroidDevice) -> Generator[Action, None, int]:
     """Scroll the whole list and count the distinct contacts that show a favourite star."""
     yield from ou.open_app("Contacts")
     seen: set[str] = set()

@@ -15,7 +15,7 @@ from collections.abc import Generator, Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers
 from tasks import app_data as ad
 from tasks import app_ui as ui
@@ -56,7 +56,7 @@ def tree_changes(before: Listing, after: Listing, allowed: set[str]) -> list[str
 # -- oracle steps -------------------------------------------------------------------------------------
 
 
-def open_folder(device: Device, folder: str) -> Iterator[ui.Action]:
+def open_folder(device: AndroidDevice, folder: str) -> Iterator[ui.Action]:
     """Open Files (on Internal storage) and walk down to ``folder``."""
     yield from ou.open_app("Files")
     for part in folder.removeprefix(ROOT).strip("/").split("/"):
@@ -65,33 +65,33 @@ def open_folder(device: Device, folder: str) -> Iterator[ui.Action]:
             yield from ou.tap(device, rid=ROW, desc=part)
 
 
-def item_menu(device: Device, folder: str, name: str) -> Iterator[ui.Action]:
+def item_menu(device: AndroidDevice, folder: str, name: str) -> Iterator[ui.Action]:
     yield from open_folder(device, folder)
     yield from ou.scroll_to(device, desc=f"More options for {name}")
     yield from ou.tap(device, desc=f"More options for {name}")
 
 
-def create_item(device: Device, folder: str, name: str, button: str) -> Iterator[ui.Action]:
+def create_item(device: AndroidDevice, folder: str, name: str, button: str) -> Iterator[ui.Action]:
     yield from open_folder(device, folder)
     yield from ou.tap(device, desc=button)
     yield from ou.type_into(device, name, rid="android:id/edit")
     yield from ou.tap(device, rid="android:id/button1")
 
 
-def rename_item(device: Device, folder: str, name: str, new_name: str) -> Iterator[ui.Action]:
+def rename_item(device: AndroidDevice, folder: str, name: str, new_name: str) -> Iterator[ui.Action]:
     yield from item_menu(device, folder, name)
     yield from ou.tap(device, rid="action_menu_rename")
     yield from ui.set_field(device, "android:id/edit", new_name)
     yield from ou.tap(device, rid="android:id/button1")
 
 
-def delete_item(device: Device, folder: str, name: str) -> Iterator[ui.Action]:
+def delete_item(device: AndroidDevice, folder: str, name: str) -> Iterator[ui.Action]:
     yield from item_menu(device, folder, name)
     yield from ou.tap(device, rid="action_menu_delete")
     yield from ou.tap(device, rid="android:id/button1")
 
 
-def folder_items(device: Device, folder: str) -> Generator[ui.Action, None, list[str]]:
+def folder_items(device: AndroidDevice, folder: str) -> Generator[ui.Action, None, list[str]]:
     yield from open_folder(device, folder)
     rows = yield from ui.collect_rows(device, ROW)
     return [label for label, _ in rows]
@@ -158,7 +158,7 @@ class CreateFolder(_FilesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(has(entries(outputs), ROOT, self.params["folder"], is_dir=True))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from create_item(device, ROOT, self.params["folder"], "New folder")
         yield Terminate("success")
 
@@ -175,7 +175,7 @@ class CreateFolderInDocuments(CreateFolder):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(has(entries(outputs), DOCUMENTS, self.params["folder"], is_dir=True))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from create_item(device, DOCUMENTS, self.params["folder"], "New folder")
         yield Terminate("success")
 
@@ -197,7 +197,7 @@ class CreateTextFile(_FilesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(has(entries(outputs), DOCUMENTS, self.params["file"], is_dir=False))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from create_item(device, DOCUMENTS, self.params["file"], "New text file")
         yield Terminate("success")
 
@@ -232,7 +232,7 @@ class DeleteFile(_DownloadFile):
         listing = entries(outputs)
         return float(not has(listing, DOWNLOAD, self.params["file"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from delete_item(device, DOWNLOAD, self.params["file"])
         yield Terminate("success")
 
@@ -264,7 +264,7 @@ class RenameFile(_DownloadFile):
         ok = has(listing, DOWNLOAD, self.params["new_file"], is_dir=False)
         return float(ok and not has(listing, DOWNLOAD, self.params["file"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from rename_item(device, DOWNLOAD, self.params["file"], self.params["new_file"])
         yield Terminate("success")
 
@@ -288,7 +288,7 @@ class ReadTextFile(_DownloadFile):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["text"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         yield from open_folder(device, DOWNLOAD)
         yield from ou.scroll_to(device, rid=ROW, desc=self.params["file"])
         yield from ou.tap(device, rid=ROW, desc=self.params["file"])
@@ -329,7 +329,7 @@ class DeleteFolder(_DocumentsFolder):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(not has(entries(outputs), DOCUMENTS, self.params["folder"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from delete_item(device, DOCUMENTS, self.params["folder"])
         yield Terminate("success")
 
@@ -356,7 +356,7 @@ class RenameFolder(_DocumentsFolder):
         ok = has(listing, DOCUMENTS, self.params["new_folder"], is_dir=True)
         return float(ok and not has(listing, DOCUMENTS, self.params["folder"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from rename_item(device, DOCUMENTS, self.params["folder"], self.params["new_folder"])
         yield Terminate("success")
 
@@ -390,6 +390,6 @@ class CountDownloads(_FilesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["count"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         names = yield from folder_items(device, DOWNLOAD)
         yield Answer(str(len(names)))

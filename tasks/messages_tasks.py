@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers, contacts_ui, data
 from tasks import messages_ui as ui
 from tasks.base import Episode, register
@@ -125,7 +125,7 @@ class SendToContact(_TextOnePerson):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(sent_to(outputs, episode, self.params["phone"], self.params["text"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.send_message(device, self.params["name"], self.params["text"])
         yield Terminate("success")
 
@@ -151,7 +151,7 @@ class SendToNumber(_MessagesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(sent_to(outputs, episode, self.params["number"], self.params["text"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.send_message(device, self.params["number"], self.params["text"])
         yield Terminate("success")
 
@@ -204,7 +204,7 @@ class LastMessageFrom(_MessagesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.expected()))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         body = yield from ui.last_incoming(device, self.params["name"])
         yield Answer(body)
 
@@ -228,7 +228,7 @@ class ReplyLatest(_TextOnePerson):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(sent_to(outputs, episode, self.params["phone"], self.params["text"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from ui.reply_to_latest(device, self.params["text"])
         yield Terminate("success")
 
@@ -275,7 +275,7 @@ class SendNumberOf(_MessagesTask):
             )
         )
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         number = yield from contacts_ui.read_contact_field(device, self.params["friend"], "phone")
         yield from ui.send_message(device, self.params["name"], number)
         yield Terminate("success")
@@ -324,7 +324,7 @@ class SaveSender(_MessagesTask):
             outputs, Episode(initial_state=None)
         )
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         number = yield from ui.sender_of(device, self.params["text"])
         yield from contacts_ui.add_contact(device, self.params["new_name"], number, None)
         yield Terminate("success")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 
 from emulators.actions import Key
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import oracle_utils as ou
 
 Action = ou.Action
@@ -20,14 +20,14 @@ ROW = "swipeableContent"
 RECEIVED = "Received: "
 
 
-def open_conversation(device: Device, who: str) -> Iterator[Action]:
+def open_conversation(device: AndroidDevice, who: str) -> Iterator[Action]:
     """Open Messages and the conversation with ``who`` (a contact name or a number)."""
     yield from ou.open_app("Messages")
     yield from ou.scroll_to(device, label=who, contains=True, rid=ROW)
     yield from ou.tap(device, label=who, contains=True, rid=ROW)
 
 
-def send_message(device: Device, recipient: str, text: str) -> Iterator[Action]:
+def send_message(device: AndroidDevice, recipient: str, text: str) -> Iterator[Action]:
     """Start a chat with ``recipient`` (name or number), type ``text`` and send it."""
     yield from ou.open_app("Messages")
     yield from ou.tap(device, desc="Start chat")
@@ -37,7 +37,7 @@ def send_message(device: Device, recipient: str, text: str) -> Iterator[Action]:
     yield from ou.tap(device, rid="send_message_button")
 
 
-def reply_to_latest(device: Device, text: str) -> Iterator[Action]:
+def reply_to_latest(device: AndroidDevice, text: str) -> Iterator[Action]:
     """Open the newest conversation (the list's first row) and send ``text`` in it."""
     yield from ou.open_app("Messages")
     yield from ou.tap(device, rid=ROW)  # the list is newest first
@@ -45,7 +45,7 @@ def reply_to_latest(device: Device, text: str) -> Iterator[Action]:
     yield from ou.tap(device, rid="send_message_button")
 
 
-def last_incoming(device: Device, who: str) -> Generator[Action, None, str]:
+def last_incoming(device: AndroidDevice, who: str) -> Generator[Action, None, str]:
     """Open the conversation with ``who`` and return its newest received message."""
     yield from open_conversation(device, who)
     incoming = [
@@ -56,7 +56,7 @@ def last_incoming(device: Device, who: str) -> Generator[Action, None, str]:
     return incoming[-1].removeprefix(RECEIVED)
 
 
-def sender_of(device: Device, text: str) -> Generator[Action, None, str]:
+def sender_of(device: AndroidDevice, text: str) -> Generator[Action, None, str]:
     """Find the conversation whose snippet is ``text`` and return its title (the sender's number)."""
     yield from ou.open_app("Messages")
     for label, inner in ou.labelled_nodes(device, rid=ROW):

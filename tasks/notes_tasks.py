@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Key, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers
 from tasks import app_data as ad
 from tasks import app_ui as ui
@@ -57,11 +57,11 @@ def note_changes(before: list[NoteRecord], after: list[NoteRecord], allowed: set
 # -- oracle steps -------------------------------------------------------------------------------------
 
 
-def open_note(device: Device, title: str) -> Iterator[ui.Action]:
+def open_note(device: AndroidDevice, title: str) -> Iterator[ui.Action]:
     yield from ui.open_row(device, "Notes", ROW, desc=title)
 
 
-def write_note(device: Device, title: str, body: str | None) -> Iterator[ui.Action]:
+def write_note(device: AndroidDevice, title: str, body: str | None) -> Iterator[ui.Action]:
     yield from ou.open_app("Notes")
     yield from ou.tap(device, rid="fab_new_note")
     yield from ui.set_field(device, "note_title", title, empty_hint="Title")
@@ -134,7 +134,7 @@ class CreateNote(_NotesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(self.potential(outputs) == 1.0)
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from write_note(device, self.params["title"], self.params["body"])
         yield Terminate("success")
 
@@ -157,7 +157,7 @@ class CreateTitledNote(_NotesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(bool(self.mine(outputs)))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from write_note(device, self.params["title"], None)
         yield Terminate("success")
 
@@ -186,7 +186,7 @@ class AppendToNote(_NotesTask):
         start, end = answers.normalize_text(self.params["body"]), answers.normalize_text(self.params["extra"])
         return float(body.startswith(start) and body.endswith(end) and len(body) > len(start))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_note(device, self.params["title"])
         yield from ou.tap(device, rid="note_body")
         yield Key("MOVE_END")
@@ -208,7 +208,7 @@ class DeleteNote(_NotesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(not self.mine(outputs))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_note(device, self.params["title"])
         yield from ou.tap(device, rid="action_delete")
         yield from ou.tap(device, rid="android:id/button1")
@@ -239,7 +239,7 @@ class RenameNote(_NotesTask):
         ]
         return float(len(renamed) == 1 and not titled(notes, self.params["title"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_note(device, self.params["title"])
         yield from ui.set_field(device, "note_title", self.params["new_title"])
         yield from ou.tap(device, rid="action_save")
@@ -260,7 +260,7 @@ class NoteBody(_NotesTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["body"]))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Answer]:
         yield from open_note(device, self.params["title"])
         yield Answer(ou.node_text(device, "note_body") or "")
 
@@ -310,7 +310,7 @@ class NoteFromFile(_FilesTask):
         found = titled(notes_from(outputs["notes"]), self.params["title"])
         return float(any(same_text(n.body, self.params["text"]) for n in found))
 
-    def oracle(self, device: Device) -> Iterator[ui.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ui.Action | Terminate]:
         yield from open_folder(device, DOWNLOAD)
         yield from ou.scroll_to(device, rid="item_root", desc=self.params["file"])
         yield from ou.tap(device, rid="item_root", desc=self.params["file"])

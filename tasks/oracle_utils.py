@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Generator, Iterator
 
 from emulators.actions import Key, OpenApp, Swipe, Tap, Type
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from emulators.elements import Element
 from tasks.base import TaskError
 
@@ -41,7 +41,7 @@ def _matches(el: Element, text: str | None, rid: str | None, desc: str | None, c
 
 
 def find(
-    device: Device,
+    device: AndroidDevice,
     *,
     text: str | None = None,
     rid: str | None = None,
@@ -63,13 +63,13 @@ def find(
     return None
 
 
-def describe_screen(device: Device, limit: int = 25) -> str:
+def describe_screen(device: AndroidDevice, limit: int = 25) -> str:
     return "; ".join(
         f"{el.label or '?'}[{el.resource_id.rsplit('/', 1)[-1]}]" for el in device.elements()[:limit]
     )
 
 
-def require(device: Device, **criteria: str | bool | None) -> Element:
+def require(device: AndroidDevice, **criteria: str | bool | None) -> Element:
     """Like ``find`` but raise ``OracleError`` (naming what the screen shows) when nothing matches."""
     el = find(device, **criteria)  # type: ignore[arg-type]
     if el is None:
@@ -77,7 +77,7 @@ def require(device: Device, **criteria: str | bool | None) -> Element:
     return el
 
 
-def tap(device: Device, **criteria: str | bool | None) -> Iterator[Action]:
+def tap(device: AndroidDevice, **criteria: str | bool | None) -> Iterator[Action]:
     """Tap the centre of the element matching ``criteria``."""
     el = require(device, **criteria)
     yield Tap(*el.center)
@@ -88,7 +88,7 @@ def open_app(app: str) -> Iterator[Action]:
 
 
 def type_into(
-    device: Device, text: str, clear: bool = False, **criteria: str | bool | None
+    device: AndroidDevice, text: str, clear: bool = False, **criteria: str | bool | None
 ) -> Iterator[Action]:
     """Focus the field matching ``criteria`` (tap unless focused) and type ``text``.
 
@@ -107,7 +107,7 @@ def type_into(
 
 
 def scroll_to(
-    device: Device, max_swipes: int = 12, **criteria: str | bool | None
+    device: AndroidDevice, max_swipes: int = 12, **criteria: str | bool | None
 ) -> Generator[Action, None, Element]:
     """Swipe the first scrollable list up until an element matching ``criteria`` shows; return it."""
     for _ in range(max_swipes + 1):
@@ -128,7 +128,7 @@ def inside(inner: Element, outer: Element) -> bool:
     return a[0] >= b[0] and a[1] >= b[1] and a[2] <= b[2] and a[3] <= b[3]
 
 
-def row_toggle(device: Device, label: str) -> tuple[Element, Element | None]:
+def row_toggle(device: AndroidDevice, label: str) -> tuple[Element, Element | None]:
     """A list row labelled ``label`` and the checkable widget (switch, checkbox) inside it, if any."""
     row = require(device, label=label)
     for el in device.elements():
@@ -137,7 +137,7 @@ def row_toggle(device: Device, label: str) -> tuple[Element, Element | None]:
     return row, None
 
 
-def set_row_toggle(device: Device, label: str, want: bool) -> Iterator[Action]:
+def set_row_toggle(device: AndroidDevice, label: str, want: bool) -> Iterator[Action]:
     """Scroll to the row ``label`` and tap it unless its switch already shows ``want``."""
     yield from scroll_to(device, label=label)
     row, toggle = row_toggle(device, label)
@@ -147,7 +147,7 @@ def set_row_toggle(device: Device, label: str, want: bool) -> Iterator[Action]:
         yield Tap(*row.center)
 
 
-def screen_texts(device: Device) -> list[str]:
+def screen_texts(device: AndroidDevice) -> list[str]:
     """Every non-empty text and content description on screen, in document order (any node)."""
     out: list[str] = []
     for node in _dump_root(device).iter("node"):
@@ -158,7 +158,7 @@ def screen_texts(device: Device) -> list[str]:
     return out
 
 
-def _dump_root(device: Device) -> ET.Element:
+def _dump_root(device: AndroidDevice) -> ET.Element:
     xml = device.ui_dump()
     start, end = xml.find("<hierarchy"), xml.rfind("</hierarchy>")
     if start < 0 or end < 0:
@@ -166,7 +166,7 @@ def _dump_root(device: Device) -> ET.Element:
     return ET.fromstring(xml[start : end + len("</hierarchy>")])
 
 
-def row_texts(device: Device, label: str) -> list[str]:
+def row_texts(device: AndroidDevice, label: str) -> list[str]:
     """Texts inside the first node whose content-desc or text is ``label`` (a list row's title, summary…)."""
     for node in _dump_root(device).iter("node"):
         if label in (node.get("content-desc"), node.get("text")):
@@ -175,7 +175,7 @@ def row_texts(device: Device, label: str) -> list[str]:
 
 
 def set_slider(
-    device: Device, value: int, lo: int, hi: int, tries: int = 4, **criteria: str | bool | None
+    device: AndroidDevice, value: int, lo: int, hi: int, tries: int = 4, **criteria: str | bool | None
 ) -> Iterator[Action]:
     """Tap a SeekBar where ``value`` should be; where the bar reports its value as text, correct it."""
     bar = require(device, **criteria)
@@ -190,7 +190,7 @@ def set_slider(
         x += (value - int(bar.text)) / (hi - lo) * (x2 - x1)
 
 
-def labelled_nodes(device: Device, rid: str) -> list[tuple[str, set[str]]]:
+def labelled_nodes(device: AndroidDevice, rid: str) -> list[tuple[str, set[str]]]:
     """Nodes whose resource-id is ``rid`` (or ends in ``/rid``): their label and every text and
     content-desc inside them."""
     out = []
@@ -205,7 +205,7 @@ def labelled_nodes(device: Device, rid: str) -> list[tuple[str, set[str]]]:
     return out
 
 
-def node_text(device: Device, rid: str) -> str | None:
+def node_text(device: AndroidDevice, rid: str) -> str | None:
     """The text of the first node (interactive or not) whose resource-id is ``rid`` or ends in ``/rid``."""
     for node in _dump_root(device).iter("node"):
         res = node.get("resource-id", "")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from emulators.actions import Answer, ControlAction, DeviceAction, Key, Swipe, Tap, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks.base import Episode, Task
 
 StepHook = Callable[[int, DeviceAction | ControlAction], None]
@@ -34,7 +34,7 @@ class Outcome:
 
 def play(
     task: Task,
-    device: Device,
+    device: AndroidDevice,
     actions: Iterable[DeviceAction | ControlAction],
     initial_state: dict,
     on_step: StepHook | None = None,
@@ -58,31 +58,31 @@ def play(
     return episode
 
 
-def score(task: Task, device: Device, episode: Episode) -> Outcome:
+def score(task: Task, device: AndroidDevice, episode: Episode) -> Outcome:
     return Outcome(task.check(device, episode), episode, task.side_effects(device, episode))
 
 
-def run_oracle(task: Task, device: Device, on_step: StepHook | None = None) -> Outcome:
+def run_oracle(task: Task, device: AndroidDevice, on_step: StepHook | None = None) -> Outcome:
     """Set up ``task`` on ``device``, play its oracle, score it."""
     initial = task.setup(device)
     episode = play(task, device, task.oracle(device), initial, on_step)
     return score(task, device, episode)
 
 
-def run_do_nothing(task: Task, device: Device) -> Outcome:
+def run_do_nothing(task: Task, device: AndroidDevice) -> Outcome:
     """Set up, then claim success at once (an agent that does nothing must score 0)."""
     initial = task.setup(device)
     episode = play(task, device, [Terminate("success")], initial)
     return score(task, device, episode)
 
 
-def run_guess(task: Task, device: Device, guess: str) -> Outcome:
+def run_guess(task: Task, device: AndroidDevice, guess: str) -> Outcome:
     """Set up, then answer ``guess`` without looking."""
     initial = task.setup(device)
     return score(task, device, play(task, device, [Answer(guess)], initial))
 
 
-def random_actions(device: Device, rng: random.Random, n: int) -> list[DeviceAction]:
+def random_actions(device: AndroidDevice, rng: random.Random, n: int) -> list[DeviceAction]:
     """``n`` random taps (60%), swipes (25%) and keys (15%) inside the screen."""
     w, h = device.screen_size
     out: list[DeviceAction] = []
@@ -97,7 +97,7 @@ def random_actions(device: Device, rng: random.Random, n: int) -> list[DeviceAct
     return out
 
 
-def run_random(task: Task, device: Device, rng: random.Random) -> Outcome:
+def run_random(task: Task, device: AndroidDevice, rng: random.Random) -> Outcome:
     """Set up, then play ``max_steps`` random device actions (no answer, no terminate)."""
     initial = task.setup(device)
     episode = play(task, device, random_actions(device, rng, task.max_steps), initial)

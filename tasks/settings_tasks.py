@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks import answers, data
 from tasks import oracle_utils as ou
 from tasks.base import Episode, Param, register
@@ -85,14 +85,14 @@ def changed_settings(before: dict[str, str], after: dict[str, str], allowed: set
     return out
 
 
-def open_settings_page(device: Device, page: str) -> Iterator[ou.Action]:
+def open_settings_page(device: AndroidDevice, page: str) -> Iterator[ou.Action]:
     """Open Settings on its main list and enter ``page``."""
     yield from ou.open_app("Settings")
     yield from ou.scroll_to(device, label=page)
     yield from ou.tap(device, label=page)
 
 
-def settings_oracle_switch(device: Device, name: str, want: bool) -> Iterator[ou.Action]:
+def settings_oracle_switch(device: AndroidDevice, name: str, want: bool) -> Iterator[ou.Action]:
     """Open Settings, go to the page holding switch ``name`` and set it to ``want``."""
     _, page, label = SWITCHES[name]
     yield from open_settings_page(device, page)
@@ -164,7 +164,7 @@ class _SwitchTask(_SettingsTask):
         page = PAGE_ACTIVITIES.get(SWITCHES[self.switch][1], "")
         return 0.5 if page and page in outputs.get("activity", "") else 0.0
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from settings_oracle_switch(device, self.switch, self.target)
         yield Terminate("success")
 
@@ -262,7 +262,7 @@ class WifiAndBluetoothOff(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(self.potential(outputs) == 1.0)
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from open_settings_page(device, "Network & internet")
         yield from ou.set_row_toggle(device, "Wi-Fi", False)
         yield from ou.set_row_toggle(device, "Bluetooth", False)
@@ -295,7 +295,7 @@ class AirplaneKeepBluetooth(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(self.potential(outputs) == 1.0)
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from open_settings_page(device, "Network & internet")
         yield from ou.set_row_toggle(device, "Airplane mode", True)
         yield from ou.set_row_toggle(device, "Bluetooth", True)
@@ -338,7 +338,7 @@ class Brightness(_SettingsTask):
         value = as_int(parse_setting(outputs["brightness"]), 0)
         return max(0.0, 1.0 - abs(value - self.target) / 255)
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from open_settings_page(device, "Display")
         yield from ou.set_slider(device, self.target, 0, 255, rid="brightness_slider")
         yield Terminate("success")
@@ -373,7 +373,7 @@ class RingVolume(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(as_int(parse_setting(outputs["volume_ring"]), -1) == self.params["level"])
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from open_settings_page(device, "Sound & vibration")
         yield from ou.set_slider(device, self.params["level"], 0, 7, rid="volume_ring_seekbar")
         yield Terminate("success")
@@ -409,7 +409,7 @@ class RenameDevice(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float((parse_setting(outputs["device_name"]) or "").strip() == self.params["new"])
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Terminate]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Terminate]:
         yield from open_settings_page(device, "About phone")
         yield from ou.tap(device, label="Device name")
         yield from ou.type_into(device, self.params["new"], clear=True, rid="android:id/edit")
@@ -441,7 +441,7 @@ class DeviceNameInfo(_SettingsTask):
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["device_name"]))
 
-    def oracle(self, device: Device) -> Iterator[ou.Action | Answer]:
+    def oracle(self, device: AndroidDevice) -> Iterator[ou.Action | Answer]:
         yield from open_settings_page(device, "About phone")
         texts = ou.row_texts(device, "Device name")
         if len(texts) < 2:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks.base import Episode, Task, TaskError
 
 HOME_KEY = "input keyevent 3"
@@ -34,7 +34,7 @@ class ShellTask(Task):
         """Shell lines that bring the device to the start state."""
         return []
 
-    def prepare(self, device: Device) -> None:  # noqa: B027 - optional hook
+    def prepare(self, device: AndroidDevice) -> None:  # noqa: B027 - optional hook
         """Setup work that needs values read back from the device; runs after ``setup_commands``."""
 
     def reads(self) -> dict[str, str]:
@@ -55,10 +55,10 @@ class ShellTask(Task):
 
     # -- the Task contract, built from the pieces above -------------------------------------------
 
-    def read(self, device: Device) -> dict[str, str]:
+    def read(self, device: AndroidDevice) -> dict[str, str]:
         return {key: device.check_shell(cmd) for key, cmd in self.reads().items()}
 
-    def setup(self, device: Device) -> dict[str, Any]:
+    def setup(self, device: AndroidDevice) -> dict[str, Any]:
         for app in self.apps or (self.app,):
             device.check_shell(f"am force-stop {device.resolve_app(app)}")
         for cmd in self.setup_commands():
@@ -67,16 +67,16 @@ class ShellTask(Task):
         device.check_shell(HOME_KEY)
         return {"reads": self.read(device)}
 
-    def check(self, device: Device, episode: Episode) -> float:
+    def check(self, device: AndroidDevice, episode: Episode) -> float:
         self.require_setup(episode)
         score = float(self.judge(self.read(device), episode))
         if not 0.0 <= score <= 1.0:
             raise TaskError(f"{self.name}: judge returned {score}, outside [0, 1]")
         return score
 
-    def progress(self, device: Device) -> float:
+    def progress(self, device: AndroidDevice) -> float:
         return float(self.potential(self.read(device)))
 
-    def side_effects(self, device: Device, episode: Episode) -> list[str]:
+    def side_effects(self, device: AndroidDevice, episode: Episode) -> list[str]:
         before = self.require_setup(episode)["reads"]
         return self.side_effects_of(before, self.read(device))

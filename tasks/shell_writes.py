@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from tasks.shell_reads import (
     CONTACTS_DATA,
     CONTACTS_RAW,
@@ -98,7 +98,7 @@ def newest_raw_contact_id(output: str) -> int:
     return max(ids)
 
 
-def insert_contact(device: Device, seed: ContactSeed) -> int:
+def insert_contact(device: AndroidDevice, seed: ContactSeed) -> int:
     """Insert ``seed`` through the contacts provider; return its raw contact id."""
     device.check_shell(insert_cmd(CONTACTS_RAW, {"account_type": "", "account_name": ""}))
     raw_id = newest_raw_contact_id(device.check_shell(query_cmd(CONTACTS_RAW, ("_id",))))

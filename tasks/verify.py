@@ -12,12 +12,12 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from emulators.errors import DeviceError
 from tasks.base import Task, TaskError
 from tasks.runner import run_do_nothing, run_guess, run_oracle, run_random
 
-DeviceFactory = Callable[[], Device]
+DeviceFactory = Callable[[], AndroidDevice]
 
 
 @dataclass

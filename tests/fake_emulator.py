@@ -36,7 +36,7 @@ from types import FrameType
 from PIL import Image
 
 from emulators.adb.server import ServedDevices, serve_devices
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.phonesim import SimDevice
 
 BANNER = ("Android Console: Authentication required\r\n"
@@ -44,7 +44,7 @@ BANNER = ("Android Console: Authentication required\r\n"
           "Android Console: you can find your <auth_token> in \r\n'{path}'\r\nOK\r\n")
 
 
-class SwappableSim(Device):
+class SwappableSim(AndroidDevice):
     """The device the ADB server sees: whichever PhoneSim the last snapshot load put in place."""
 
     def __init__(self, sim: SimDevice) -> None:

@@ -23,7 +23,7 @@ from emulators.adb.devices import connect_devices
 from emulators.adb.remote import MissingExitStatus, split_sentinel
 from emulators.adb.screencap import BadScreenshot, decode_raw, encode_raw
 from emulators.adb.server import AdbServer, serve_devices
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.errors import AuthRefused, DeviceTimeout, DeviceUnreachable, ForkUnsupported
 from emulators.phonesim.state import PhoneState
 from emulators.specs import parse_device_spec
@@ -33,7 +33,7 @@ BLOB = bytes(range(256)) * 40
 _SENTINEL = re.compile(r"^(.*); echo (\S+)\$\?$", re.S)
 
 
-class ScriptedDevice(Device):
+class ScriptedDevice(AndroidDevice):
     """A tiny `sh`: `echo`, `false`, `sleep S`, `exit N`, `wm size`, and `CMD; echo X$?` for the status."""
 
     def __init__(self) -> None:

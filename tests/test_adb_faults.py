@@ -24,7 +24,7 @@ from emulators.adb.faults import FaultPlan
 from emulators.adb.protocol import A_CLSE, A_CNXN, A_OKAY, A_OPEN, A_WRTE, HEADER, Message
 from emulators.adb.screencap import encode_raw
 from emulators.adb.server import AdbServer
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.errors import DeviceError, DeviceTimeout, DeviceUnreachable
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ SCREEN = Image.frombytes("RGB", (64, 96), random.Random(7).randbytes(64 * 96 * 3
 NAMED = (DeviceError,)  # every error of the device layer; anything else is a bug
 
 
-class Phone(Device):
+class Phone(AndroidDevice):
     """A device with a fixed, incompressible screen (raw and PNG both span many 1 KiB chunks)."""
 
     def __init__(self) -> None:

@@ -25,7 +25,7 @@ from emulators.adb.client import AdbDevice
 from emulators.adb.host import AdbServerClient, SerialDevice
 from emulators.adb.remote import RemoteDevice
 from emulators.adb.server import AdbServer, serve_devices
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.errors import DeviceUnreachable
 from emulators.phonesim import SimDevice
 
@@ -37,12 +37,14 @@ _CLI = ("import sys\nfrom gui_grpo.cli import main as cli\n"
         "cli.COMMAND_MODULES += () if 'sim' in cli.COMMAND_MODULES else ('sim',)\n"
         "sys.exit(cli.main(sys.argv[1:]))")
 
+Served = tuple[AdbServer, AndroidDevice]
+
 
 def _new_device() -> SimDevice:
     return SimDevice(seed=0, resolution="small")
 
 
-def _something_to_tap(device: Device) -> tuple[int, int]:
+def _something_to_tap(device: AndroidDevice) -> tuple[int, int]:
     """The centre of the first clickable element on the screen."""
     target = next(e for e in device.elements() if e.clickable)
     x1, y1, x2, y2 = target.bounds
@@ -81,7 +83,7 @@ def adb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Adb]:
 
 
 @pytest.fixture(scope="module")
-def served(adb: Adb) -> Iterator[tuple[AdbServer, Device]]:
+def served(adb: Adb) -> Iterator[tuple[AdbServer, AndroidDevice]]:
     device = _new_device()
     with AdbServer(device, port=0) as server:
         out = adb("connect", server.address).stdout.decode()
@@ -90,7 +92,7 @@ def served(adb: Adb) -> Iterator[tuple[AdbServer, Device]]:
         adb("disconnect", server.address, check=False)
 
 
-def test_adb_shell_and_input_tap(adb: Adb, served: tuple[AdbServer, Device]) -> None:
+def test_adb_shell_and_input_tap(adb: Adb, served: Served) -> None:
     server, device = served
     assert adb("-s", server.address, "shell", "echo", "hi").stdout == b"hi\n"
     before = device.screenshot().tobytes()
@@ -99,7 +101,7 @@ def test_adb_shell_and_input_tap(adb: Adb, served: tuple[AdbServer, Device]) -> 
     assert device.screenshot().tobytes() != before
 
 
-def test_exec_out_screencap_is_a_png_of_wm_size(adb: Adb, served: tuple[AdbServer, Device]) -> None:
+def test_exec_out_screencap_is_a_png_of_wm_size(adb: Adb, served: Served) -> None:
     server, _ = served
     size = adb("-s", server.address, "shell", "wm", "size").stdout.decode()
     w, h = map(int, re.search(r"(\d+)x(\d+)", size).groups())
@@ -109,7 +111,7 @@ def test_exec_out_screencap_is_a_png_of_wm_size(adb: Adb, served: tuple[AdbServe
     assert image.format == "PNG" and image.size == (w, h)
 
 
-def test_push_then_ls_and_pull_round_trip(adb: Adb, served: tuple[AdbServer, Device], tmp_path: Path) -> None:
+def test_push_then_ls_and_pull_round_trip(adb: Adb, served: Served, tmp_path: Path) -> None:
     server, _ = served
     local = tmp_path / "payload.bin"
     local.write_bytes(os.urandom(200_000))
@@ -121,14 +123,14 @@ def test_push_then_ls_and_pull_round_trip(adb: Adb, served: tuple[AdbServer, Dev
     assert back.read_bytes() == local.read_bytes()
 
 
-def test_uiautomator_dump_then_pull(adb: Adb, served: tuple[AdbServer, Device], tmp_path: Path) -> None:
+def test_uiautomator_dump_then_pull(adb: Adb, served: Served, tmp_path: Path) -> None:
     server, _ = served
     adb("-s", server.address, "shell", "uiautomator", "dump", "/sdcard/window_dump.xml")
     adb("-s", server.address, "pull", "/sdcard/window_dump.xml", str(tmp_path / "dump.xml"))
     assert (tmp_path / "dump.xml").read_text().lstrip().startswith("<?xml")
 
 
-def test_serial_device_through_the_adb_server(adb: Adb, served: tuple[AdbServer, Device]) -> None:
+def test_serial_device_through_the_adb_server(adb: Adb, served: Served) -> None:
     server, _ = served
     with SerialDevice(server.address, server=AdbServerClient(adb.port), timeout_s=10) as device:
         assert device.state() == "device"
@@ -175,7 +177,7 @@ def test_serial_device_errors_name_the_serial(adb: Adb) -> None:
 
 
 @pytest.mark.parametrize("kind", ["adb", "serial"])
-def test_same_scenarios_through_adb_device_and_serial_device(adb: Adb, served: tuple[AdbServer, Device],
+def test_same_scenarios_through_adb_device_and_serial_device(adb: Adb, served: Served,
                                                              kind: str, tmp_path: Path) -> None:
     server, device = served
     client: RemoteDevice

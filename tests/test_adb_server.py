@@ -30,13 +30,13 @@ from emulators.adb.protocol import (
     read_message,
 )
 from emulators.adb.server import AdbServer
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.phonesim.state import PhoneState
 
 BLOB = bytes(range(256)) * 10
 
 
-class FakeDevice(Device):
+class FakeDevice(AndroidDevice):
     """A device whose shell echoes, whose exec_out returns fixed binary data, with PhoneSim's file table."""
 
     def __init__(self) -> None:

@@ -10,7 +10,7 @@ import torch
 
 from emulators.adb import AdbDevice, serve_devices
 from emulators.adb.auth import ensure_key
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from emulators.phonesim import SimDevice
 from gui_grpo.modeling.build import init_model
 from gui_grpo.policy.engine import Completion, HFEngine, Policy
@@ -264,7 +264,7 @@ def test_invalid_outputs_and_refused_actions_end_at_the_limit(policy):
     assert [s.valid for s in b.steps] == [False, True, False, False, True]
 
 
-class SlowSim(Device):
+class SlowSim(AndroidDevice):
     """A PhoneSim reached 'remotely' whose screenshots hang once ``hang`` is set (not in-process)."""
 
     def __init__(self, seed: int) -> None:

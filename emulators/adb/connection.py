@@ -42,7 +42,7 @@ from emulators.adb.protocol import (
 )
 from emulators.adb.services import open_service
 from emulators.adb.stream import ServerConfig, Stream
-from emulators.device import Device
+from emulators.device import AndroidDevice
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ MAX_AUTH_ATTEMPTS = 10
 class Connection:
     """A host connection to one served device."""
 
-    def __init__(self, sock: socket.socket, device: Device, device_lock: threading.Lock, config: ServerConfig,
+    def __init__(self, sock: socket.socket, device: AndroidDevice, device_lock: threading.Lock,
+                 config: ServerConfig,
                  on_close: Callable[[Connection], None]) -> None:
         self.sock = sock
         self.device = device

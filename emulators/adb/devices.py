@@ -8,7 +8,7 @@ from typing import Any
 from emulators.adb.client import AdbDevice
 from emulators.adb.host import AdbServerClient, SerialDevice
 from emulators.adb.remote import RemoteDevice
-from emulators.device import DEFAULT_TIMEOUT_S, Device
+from emulators.device import DEFAULT_TIMEOUT_S, AndroidDevice
 from emulators.errors import BadDeviceSpec, DeviceError, DeviceUnreachable
 from emulators.specs import DeviceSpec
 
@@ -24,7 +24,7 @@ def _ready(device: RemoteDevice, timeout: float) -> None:
                 "wait for it to boot or accept the debugging prompt")
 
 
-def _start_pool(spec: DeviceSpec, timeout_s: float, avd_options: dict[str, Any]) -> list[Device]:
+def _start_pool(spec: DeviceSpec, timeout_s: float, avd_options: dict[str, Any]) -> list[AndroidDevice]:
     from emulators.avd import EmulatorPool, PoolConfig  # the pool is only loaded for avd: specs
 
     config = PoolConfig(avd=spec.targets[0], count=spec.count, timeout_s=timeout_s, **avd_options)
@@ -32,7 +32,7 @@ def _start_pool(spec: DeviceSpec, timeout_s: float, avd_options: dict[str, Any])
 
 
 def connect_devices(spec: DeviceSpec, timeout_s: float = DEFAULT_TIMEOUT_S,
-                    **avd_options: Any) -> list[Device]:
+                    **avd_options: Any) -> list[AndroidDevice]:
     """Connected devices for an ``adb:``, ``serial:`` or ``avd:`` spec; if one fails, all close and it raises.
 
     ``avd:NAME:N`` starts an ``EmulatorPool`` (``avd_options`` are ``PoolConfig`` fields: base_port, emulator,

@@ -13,7 +13,7 @@ from typing import Literal
 from PIL import Image
 
 from emulators.adb.screencap import decode_png, decode_raw
-from emulators.device import DEFAULT_TIMEOUT_S, Device, ShellResult
+from emulators.device import DEFAULT_TIMEOUT_S, AndroidDevice, ShellResult
 from emulators.errors import DeviceError
 
 ScreenshotFormat = Literal["png", "raw"]
@@ -34,7 +34,7 @@ def split_sentinel(output: str, nonce: str) -> tuple[str, int | None]:
     return output[:at], int(status)
 
 
-class RemoteDevice(Device):
+class RemoteDevice(AndroidDevice):
     """A Device reached through ADB services; subclasses supply the transport."""
 
     def __init__(self, name: str, timeout_s: float = DEFAULT_TIMEOUT_S,

@@ -30,7 +30,7 @@ from emulators.adb.faults import FaultPlan, reset_connection
 from emulators.adb.keys import TrustedKeys
 from emulators.adb.protocol import MAX_PAYLOAD, VERSION_SKIP_CHECKSUM
 from emulators.adb.stream import ServerConfig, ServerLimits
-from emulators.device import Device
+from emulators.device import AndroidDevice
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class AdbServer:
     token with one of them connects. ``limits`` bounds what hosts may take (``ServerLimits``' defaults).
     """
 
-    def __init__(self, device: Device, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
+    def __init__(self, device: AndroidDevice, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                  trusted_keys: Sequence[rsa.RSAPublicKey] | TrustedKeys | None = None,
                  limits: ServerLimits | None = None, maxdata: int = MAX_PAYLOAD,
                  version: int = VERSION_SKIP_CHECKSUM, banner: Banner | None = None,
@@ -190,7 +190,7 @@ class ServedDevices:
         self.close()
 
 
-def serve_devices(devices: Sequence[Device], host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
+def serve_devices(devices: Sequence[AndroidDevice], host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
                   port_step: int = PORT_STEP, trusted_keys_file: str | os.PathLike[str] | None = None,
                   accept_new_keys: Literal["refuse", "pending"] = "refuse",
                   **server_options: Any) -> ServedDevices:

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from emulators.adb.protocol import StreamClosed
 from emulators.adb.stream import Stream
 from emulators.adb.sync import SyncSession, file_access
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from emulators.errors import DeviceError
 
 log = logging.getLogger(__name__)
 
 
-def _shell_output(device: Device, lock: threading.Lock, cmd: str) -> bytes:
+def _shell_output(device: AndroidDevice, lock: threading.Lock, cmd: str) -> bytes:
     with lock:
         try:
             result = device.shell(cmd)
@@ -28,7 +28,7 @@ def _shell_output(device: Device, lock: threading.Lock, cmd: str) -> bytes:
     return result.output.encode("utf-8", errors="surrogateescape")
 
 
-def _exec_output(device: Device, lock: threading.Lock, cmd: str) -> bytes:
+def _exec_output(device: AndroidDevice, lock: threading.Lock, cmd: str) -> bytes:
     exec_out = getattr(device, "exec_out", None)
     if exec_out is None:
         return _shell_output(device, lock, cmd)
@@ -48,7 +48,7 @@ def _run_command(stream: Stream, produce: Callable[[], bytes]) -> None:
         stream.close()
 
 
-def _run_sync(stream: Stream, device: Device, lock: threading.Lock) -> None:
+def _run_sync(stream: Stream, device: AndroidDevice, lock: threading.Lock) -> None:
     session = SyncSession(file_access(device), max_push_bytes=stream.conn.config.limits.max_push_bytes)
     try:
         while not session.finished:
@@ -65,7 +65,7 @@ def _run_sync(stream: Stream, device: Device, lock: threading.Lock) -> None:
         stream.close()
 
 
-def open_service(destination: str, stream: Stream, device: Device,
+def open_service(destination: str, stream: Stream, device: AndroidDevice,
                  lock: threading.Lock) -> Callable[[], None] | None:
     """The worker for ``destination`` (``shell:CMD``, ``exec:CMD``, ``sync:``), or None if unknown."""
     service, sep, arg = destination.partition(":")

@@ -24,13 +24,13 @@ from PIL import Image
 from emulators.adb.host import AdbServerClient
 from emulators.avd.instance import EmulatorInstance, PoolConfig
 from emulators.avd.sdk import find_tool
-from emulators.device import Device, ShellResult
+from emulators.device import AndroidDevice, ShellResult
 from emulators.errors import DeviceError, EmulatorFailed
 
 T = TypeVar("T")
 
 
-class EmulatorDevice(Device):
+class EmulatorDevice(AndroidDevice):
     """A pool instance as a Device; ``reset`` reloads the pool's snapshot, ``close`` hands it back."""
 
     def __init__(self, pool: EmulatorPool, instance: EmulatorInstance) -> None:

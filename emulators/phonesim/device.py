@@ -1,4 +1,4 @@
-"""``SimDevice``: an in-process PhoneSim behind the ``Device`` interface.
+"""``SimDevice``: an in-process PhoneSim behind the ``AndroidDevice`` interface.
 
 The shell commands go to PhoneSim's shell interpreter (``emulators.phonesim.shell``), which drives the
 ``Phone``; screenshots come from the phone's renderer directly (no PNG round trip). A ``SimDevice`` can
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from emulators.device import DEFAULT_TIMEOUT_S, Device, ShellResult
+from emulators.device import DEFAULT_TIMEOUT_S, AndroidDevice, ShellResult
 from emulators.errors import InvalidAction
 from emulators.phonesim.phone import Phone
 from emulators.phonesim.shell.budget import DEFAULT_BUDGET_S
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _serials = itertools.count()
 
 
-class SimDevice(Device):
+class SimDevice(AndroidDevice):
     """PhoneSim in this process. Same seed and same actions give byte-identical screens and state.
 
     ``shell_budget_s``: wall-clock seconds each shell command may run before it stops with status 124.
@@ -75,7 +75,7 @@ class SimDevice(Device):
             raise InvalidAction(f"cannot wait a negative time ({seconds} s)")
         self.phone.state.advance(round(seconds * 1000))
 
-    def fork(self, n: int) -> list[Device]:
+    def fork(self, n: int) -> list[AndroidDevice]:
         """``n`` independent devices in this device's exact state (UI stacks, fields, scroll, clock)."""
         if n < 0:
             raise InvalidAction(f"cannot fork {n} devices")

@@ -21,7 +21,7 @@ from types import FrameType
 from emulators.adb.auth import BadPublicKey
 from emulators.adb.keys import accept_pending, fingerprint, pending_keys, pending_path
 from emulators.adb.server import DEFAULT_PORT, PORT_STEP, ServedDevices, serve_devices
-from emulators.device import Device
+from emulators.device import AndroidDevice
 from gui_grpo.cli.main import UserError
 
 # adb servers probe these ports at start and register what answers as emulator-5554 etc.
@@ -94,7 +94,7 @@ def _warn_about_port(args: argparse.Namespace) -> None:
               "show up twice in `adb devices`", file=sys.stderr)
 
 
-def _start(devices: list[Device], args: argparse.Namespace) -> ServedDevices:
+def _start(devices: list[AndroidDevice], args: argparse.Namespace) -> ServedDevices:
     try:
         return serve_devices(devices, args.host, args.port, trusted_keys_file=args.require_auth,
                              accept_new_keys=args.accept_new_keys)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.phonesim import SimDevice
 from gui_grpo.cli.main import UserError
 from tasks.base import Task, TaskError, get_task
@@ -118,7 +118,7 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sim_factory() -> Callable[[], Device]:
+def _sim_factory() -> Callable[[], GuiDevice]:
     """Fresh devices for verification: forks of one small-resolution PhoneSim."""
     base = SimDevice(seed=SIM_SEED, resolution="small", randomize=True)
     return lambda: base.fork(1)[0]
@@ -142,7 +142,7 @@ def action_record(action: object) -> dict:
     return {"type": type(action).__name__.lower(), **asdict(action)}  # type: ignore[call-overload]
 
 
-def record_demo(task: Task, device: Device, out: Path) -> tuple[list[dict], dict]:
+def record_demo(task: Task, device: GuiDevice, out: Path) -> tuple[list[dict], dict]:
     """Play ``task``'s oracle on ``device``, saving a frame per step; return step lines and the summary."""
     frames = out / "frames" / task.task_id.replace(":", "_")
     frames.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.errors import DeviceError
 from emulators.phonesim import SimDevice
 from emulators.specs import DeviceSpec, parse_device_spec
@@ -236,7 +236,7 @@ class _Evaluation:
                 dev_seed = _device_seed(self.cfg.seed, i)
                 res = self.cfg.sim_resolution
 
-                def make(s: int = dev_seed, r: str = res) -> Device:
+                def make(s: int = dev_seed, r: str = res) -> GuiDevice:
                     return SimDevice(seed=s, resolution=r)
 
                 groups.append(start_group(tasks[i], dev_seed, i, 1, make))
@@ -248,7 +248,7 @@ class _Evaluation:
             self._tell(chunk_played)
         return out
 
-    def on_devices(self, tasks: list[Task], devices: list[Device]) -> list[_Played]:
+    def on_devices(self, tasks: list[Task], devices: list[GuiDevice]) -> list[_Played]:
         """Episodes take turns on the devices; each replays the setup; failed devices are dropped."""
         out: list[_Played] = []
         pending = list(enumerate(tasks))
@@ -273,7 +273,7 @@ class _Evaluation:
             self._tell(batch_played)
         return out
 
-    def _drop(self, device: Device, devices: list[Device]) -> None:
+    def _drop(self, device: GuiDevice, devices: list[GuiDevice]) -> None:
         if device in devices:
             devices.remove(device)
             self.lost_devices.append(device.name)
@@ -283,7 +283,7 @@ class _Evaluation:
                 pass
 
 
-def _connect(spec: DeviceSpec) -> list[Device]:
+def _connect(spec: DeviceSpec) -> list[GuiDevice]:
     from emulators.adb import connect_devices
 
     return connect_devices(spec)
@@ -304,7 +304,7 @@ def _record(played: _Played, index: int, out: Path) -> dict[str, Any]:
 def run_evaluation(
     cfg: EvalConfig,
     policy: Policy | None = None,
-    connect: Callable[[DeviceSpec], list[Device]] = _connect,
+    connect: Callable[[DeviceSpec], list[GuiDevice]] = _connect,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Play the evaluation, write summary.json, episodes.jsonl and trajectories; return the summary.

@@ -1,7 +1,7 @@
 """Deployment: drive one real phone or emulator with the policy, behind a safety policy.
 
 What reaches the device is only the action vocabulary (``emulators.actions``): the model's text is parsed
-into typed actions, and ``Device.execute`` turns each into fixed ``input``/``monkey`` commands; no model
+into typed actions, and ``GuiDevice.execute`` turns each into fixed ``input``/``monkey`` commands; no model
 text is ever run as shell. On top of that ``SafetyPolicy`` refuses key events outside an allow-list (by
 default BACK, HOME, ENTER, DEL and APP_SWITCH: never POWER, CALL or volume keys unless allowed), caps
 waits and long presses, caps the number of steps and the minutes, and refuses to open apps outside an
@@ -34,7 +34,7 @@ from emulators.actions import (
     Wait,
     keycode_number,
 )
-from emulators.device import APP_PACKAGES, Device
+from emulators.device import APP_PACKAGES, GuiDevice
 from emulators.errors import DeviceError
 from gui_grpo.policy.actions import Invalid
 from gui_grpo.policy.engine import Policy
@@ -167,7 +167,7 @@ def _decide(run: AgentRun, state: EpisodeState, step_no: int, vetted: Vetted) ->
 
 
 def _carry_out(
-    device: Device, run: AgentRun, state: EpisodeState, parsed: object, turn: int
+    device: GuiDevice, run: AgentRun, state: EpisodeState, parsed: object, turn: int
 ) -> tuple[str, str | None]:
     """Vet and (unless dry-run or declined) execute one parsed action: (status, note)."""
     if isinstance(parsed, Invalid):
@@ -190,7 +190,7 @@ def _carry_out(
 
 
 def _turn(
-    device: Device, policy: Policy, run: AgentRun, state: EpisodeState, writer: TrajectoryWriter, turn: int
+    device: GuiDevice, policy: Policy, run: AgentRun, state: EpisodeState, writer: TrajectoryWriter, turn: int
 ) -> str:
     seen = observe(device, policy.builder)
     prompt = state.prompt(policy.builder, seen)
@@ -203,7 +203,7 @@ def _turn(
     return status
 
 
-def run_agent(device: Device, policy: Policy, run: AgentRun) -> dict[str, Any]:
+def run_agent(device: GuiDevice, policy: Policy, run: AgentRun) -> dict[str, Any]:
     """Play ``run.instruction`` on ``device`` until the agent ends it, the step cap or the time limit;
     return the saved record. Refused and invalid actions are invalid steps; only a device that stops
     answering ends the run as lost."""
@@ -233,7 +233,7 @@ def run_agent(device: Device, policy: Policy, run: AgentRun) -> dict[str, Any]:
     return record
 
 
-def _verdict(device: Device, run: AgentRun, statuses: list[str], lost: bool) -> dict[str, Any]:
+def _verdict(device: GuiDevice, run: AgentRun, statuses: list[str], lost: bool) -> dict[str, Any]:
     """What the saved record says beside the episode: nothing is checked on a free-text task."""
     return {
         "success": None,

@@ -1,7 +1,7 @@
 """Devices for rollouts: open them from a device spec, and call them concurrently with per-call timeouts.
 
 ``open_devices`` turns any spec of the one grammar (``sim:N``, ``adb:…``, ``serial:…``, ``avd:NAME:N``)
-into ready ``Device`` objects. ``DeviceCalls`` runs one call per device on its own thread and waits at
+into ready ``GuiDevice`` objects. ``DeviceCalls`` runs one call per device on its own thread and waits at
 most ``timeout_s`` for each, so one slow or hung device never stalls the others: its call comes back as
 a ``DeviceTimeout`` and the caller decides what that means (a rollout marks the episode lost).
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Generic, TypeVar
 
-from emulators.device import DEFAULT_TIMEOUT_S, Device
+from emulators.device import DEFAULT_TIMEOUT_S, GuiDevice
 from emulators.errors import DeviceError, DeviceTimeout
 from emulators.phonesim import SimDevice
 from emulators.specs import DeviceSpec, parse_device_spec
@@ -32,7 +32,7 @@ def open_devices(
     sim_seed: int = 0,
     sim_resolution: str | tuple[int, int] = "small",
     timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> list[Device]:
+) -> list[GuiDevice]:
     """Ready devices for ``spec``; ``sim:N`` gives N PhoneSims seeded ``sim_seed``, ``sim_seed + 1``, …
 
     ``adb:`` and ``serial:`` devices are connected concurrently (``emulators.adb.connect_devices``); if any
@@ -49,7 +49,7 @@ def open_devices(
     return _open_avd_pool(parsed, timeout_s)
 
 
-def _open_avd_pool(spec: DeviceSpec, timeout_s: float) -> list[Device]:
+def _open_avd_pool(spec: DeviceSpec, timeout_s: float) -> list[GuiDevice]:
     """Boot ``spec.count`` emulators of the AVD; closing all the devices stops the pool."""
     from emulators.avd import EmulatorPool, PoolConfig
 
@@ -57,7 +57,7 @@ def _open_avd_pool(spec: DeviceSpec, timeout_s: float) -> list[Device]:
     return list(pool.start())
 
 
-def in_process(devices: Sequence[Device]) -> bool:
+def in_process(devices: Sequence[GuiDevice]) -> bool:
     """True when every device lives in this process (no I/O to overlap, no screen to let settle)."""
     return all(isinstance(d, SimDevice) for d in devices)
 

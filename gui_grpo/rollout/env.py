@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.errors import DeviceError
 from gui_grpo.policy.actions import Invalid, resolve_format
 from gui_grpo.policy.coords import family_spec, smart_resize
@@ -53,7 +53,7 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
 
     def __init__(
         self,
-        device_factory: Callable[[int], Device],
+        device_factory: Callable[[int], GuiDevice],
         task_source: TaskSource = "smoke",
         *,
         family: str = "qwen2_5_vl",
@@ -75,7 +75,7 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         self.max_invalid_in_a_row = max_invalid_in_a_row
         self.split = split
         self.render_mode = render_mode
-        self.device: Device | None = device_factory(0)
+        self.device: GuiDevice | None = device_factory(0)
         width, height = self.device.screen_size
         self.screen_size = (width, height)
         self.observation_space = spaces.Dict(
@@ -189,11 +189,11 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
             self.device = None
 
 
-def sim_factory(resolution: str | tuple[int, int] = "small") -> Callable[[int], Device]:
+def sim_factory(resolution: str | tuple[int, int] = "small") -> Callable[[int], GuiDevice]:
     """A ``device_factory`` of in-process PhoneSims seeded by the episode seed."""
     from emulators.phonesim import SimDevice
 
-    def make(seed: int) -> Device:
+    def make(seed: int) -> GuiDevice:
         return SimDevice(seed=random.Random(f"env:{seed}").randrange(2**31), resolution=resolution)
 
     return make

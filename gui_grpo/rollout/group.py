@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.errors import DeviceError
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.engine import Policy
@@ -34,7 +34,7 @@ from tasks.base import Episode, Task
 log = logging.getLogger(__name__)
 
 
-def start_hash(device: Device, initial_state: dict[str, Any]) -> str:
+def start_hash(device: GuiDevice, initial_state: dict[str, Any]) -> str:
     """Hash of a start state: the screenshot's PNG bytes and the state ``task.setup`` read back."""
     digest = hashlib.sha256(png_bytes(device.screenshot().convert("RGB")))
     digest.update(json.dumps(initial_state, sort_keys=True, default=str).encode())
@@ -76,7 +76,7 @@ class GroupSpec:
     task: Task
     seed: int
     group: int
-    devices: list[Device]  # already in the start state
+    devices: list[GuiDevice]  # already in the start state
     initial_state: dict[str, Any]
     initial_states: list[dict[str, Any]] | None = None  # per member, when each device replayed the setup
     start_hashes: list[str] = field(default_factory=list)  # per member
@@ -88,7 +88,9 @@ class GroupSpec:
         return len(set(self.start_hashes)) <= 1
 
 
-def start_group(task: Task, seed: int, group: int, size: int, make_device: Callable[[], Device]) -> GroupSpec:
+def start_group(
+    task: Task, seed: int, group: int, size: int, make_device: Callable[[], GuiDevice]
+) -> GroupSpec:
     """Set up one device and fork it; devices that cannot fork each replay the setup."""
     base = make_device()
     if not base.can_fork:
@@ -101,14 +103,14 @@ def start_group(task: Task, seed: int, group: int, size: int, make_device: Calla
 
 
 def start_group_on(
-    task: Task, seed: int, group: int, devices: list[Device], timeout_s: float = 120.0
+    task: Task, seed: int, group: int, devices: list[GuiDevice], timeout_s: float = 120.0
 ) -> GroupSpec:
     """Replay ``task.setup`` on every device at once and record each start-state hash.
 
     A member whose setup fails keeps its error in ``setup_errors`` and is played as lost.
     """
 
-    def setup(device: Device) -> tuple[dict[str, Any], str]:
+    def setup(device: GuiDevice) -> tuple[dict[str, Any], str]:
         initial = task.setup(device)
         return initial, start_hash(device, initial)
 
@@ -130,7 +132,7 @@ class _Live:
     """One episode of a group: its task, device and start state, and the step's ``EpisodeState``."""
 
     task: Task
-    device: Device
+    device: GuiDevice
     initial_state: dict[str, Any]
     state: EpisodeState
 
@@ -286,7 +288,7 @@ def play_groups(
     return [x.result for x in lives]
 
 
-DeviceFactory = Callable[[int, str], Device]
+DeviceFactory = Callable[[int, str], GuiDevice]
 """Makes the device a group starts from, given its seed and the sim resolution (forked G times)."""
 
 
@@ -300,7 +302,7 @@ class GroupJob:
     size: int
 
 
-def sim_device(seed: int, resolution: str) -> Device:
+def sim_device(seed: int, resolution: str) -> GuiDevice:
     """The default ``DeviceFactory``: one PhoneSim."""
     return SimDevice(seed=seed, resolution=resolution)
 
@@ -332,7 +334,7 @@ def play_jobs(
                 d.close()
 
 
-def _factory(make_device: DeviceFactory, seed: int, resolution: str) -> Callable[[], Device]:
+def _factory(make_device: DeviceFactory, seed: int, resolution: str) -> Callable[[], GuiDevice]:
     return lambda: make_device(seed, resolution)
 
 

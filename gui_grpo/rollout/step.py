@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from emulators.actions import Answer, Terminate
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.elements import Element
 from emulators.errors import InvalidAction
 from gui_grpo.policy.actions import Invalid, parse_action
@@ -58,7 +58,7 @@ class Seen:
     elements: list[Element] | None
 
 
-def observe(device: Device, builder: PromptBuilder, *, record_elements: bool = False) -> Seen:
+def observe(device: GuiDevice, builder: PromptBuilder, *, record_elements: bool = False) -> Seen:
     """Read the screen (and the elements when the prompt shows them or ``record_elements``)."""
     screen = device.screenshot()
     shown = builder.cfg.observation == "pixels+elements"
@@ -104,7 +104,7 @@ def make_step(
     )
 
 
-def execute(device: Device, action: object) -> str | None:
+def execute(device: GuiDevice, action: object) -> str | None:
     """Carry ``action`` out; the reason when the device refuses it (an invalid step), else None.
 
     A ``DeviceError`` (the device stopped answering) propagates: the caller loses the episode.

@@ -32,7 +32,7 @@ from typing import Any
 
 from PIL import Image
 
-from emulators.device import Device
+from emulators.device import GuiDevice
 from emulators.elements import Element
 from emulators.phonesim import SimDevice
 from gui_grpo.policy.actions import format_action
@@ -104,7 +104,7 @@ class DemoSet:
 
 
 def record_episode(
-    task: Task, device: Device, builder: PromptBuilder, episode: int
+    task: Task, device: GuiDevice, builder: PromptBuilder, episode: int
 ) -> tuple[list[Demo], float]:
     """Play ``task``'s oracle on a fresh ``device``: one ``Demo`` per oracle action, and the score."""
     record = EpisodeResult(task.name, dict(task.params), task.instruction, episode, 0, 0)
@@ -156,7 +156,7 @@ def record_demos(
     seeds: int,
     first_seed: int = 0,
     resolution: str = "small",
-    make_device: Callable[[int], Device] | None = None,
+    make_device: Callable[[int], GuiDevice] | None = None,
     templates: Collection[str] | None = None,
 ) -> tuple[list[Demo], list[dict[str, Any]]]:
     """Oracle demos of ``seeds`` instances per template of ``suite``/``split`` (only ``templates`` when
