@@ -140,6 +140,11 @@ class Task(ABC):
     def oracle(self, device: AndroidDevice) -> Iterator[DeviceAction | ControlAction]:
         """Yield actions that solve the task, observing ``device`` (accessibility tree) between them."""
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        """For an information task, an answer its ``check`` scores 1.0 from the start ``setup`` returned
+        (what reports show beside the agent's answer); None for tasks that are not questions."""
+        return None
+
     def progress(self, device: AndroidDevice) -> float:
         """A potential in [0, 1] for optional shaping; 0 when the task defines none."""
         return 0.0

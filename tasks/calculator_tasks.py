@@ -97,6 +97,10 @@ class _Compute(ShellTask):
     def sample_params(cls, rng: random.Random) -> dict[str, Any]:
         return {"expression": random_expression(rng, rng.randint(*cls.operands), cls.ops)}
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        value = evaluate(self.params["expression"])
+        return str(value.numerator) if value.denominator == 1 else str(float(value))
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(number_matches(episode.answer, evaluate(self.params["expression"])))
 

@@ -319,6 +319,10 @@ class WhenIsEvent(_TargetEvent):
         "Check my calendar: when is {title}?",
     )
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        day, p = ad.day_of(self.params["day"]), self.params
+        return f"{day:%B} {day.day} at {p['hour']:02d}:{p['minute']:02d}"
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         p = self.params
         ok = date_matches(episode.answer, ad.day_of(p["day"])) and answers.time_matches(
@@ -381,6 +385,9 @@ class EventsOnDay(_DayTask):
         "Tell me everything scheduled for {date}.",
     )
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return ", ".join(t for t, _, _ in self.on_day())
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         mine = {t for t, _, _ in self.on_day()}
         others = {t for t, _, _ in self.planned()} - mine
@@ -404,6 +411,9 @@ class CountEventsOnDay(_DayTask):
         "Count the calendar events on {date} and tell me the number.",
         "How busy am I on {date}? Give me the number of events.",
     )
+
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return str(self.params["count"])
 
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["count"]))

@@ -287,6 +287,9 @@ class AlarmTimeOf(_ClockTask):
         "Check the Clock app: at what time is the alarm labelled {label}?",
     )
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return f"{self.params['hour']:02d}:{self.params['minute']:02d}"
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.time_matches(episode.answer, self.params["hour"], self.params["minute"]))
 

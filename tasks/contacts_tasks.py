@@ -285,6 +285,9 @@ class PhoneOfContact(_ExistingContact):
         "Which number do I have saved for {name}?",
     )
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.params["phone"]
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.phone_matches(episode.answer, self.params["phone"]))
 
@@ -312,6 +315,9 @@ class EmailOfContact(_ExistingContact):
 
     def target_seed(self) -> ContactSeed:
         return ContactSeed(self.params["name"], (self.params["phone"],), (self.params["email"],))
+
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.params["email"]
 
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["email"]))
@@ -349,6 +355,9 @@ class CountFavourites(ContactsBookTask):
         rng = random.Random(f"favourites:{self.params['world']}")
         starred = set(rng.sample(range(n + k), n))
         return [ContactSeed(c.name, c.phones, c.emails, i in starred) for i, c in enumerate(book)]
+
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return str(self.params["favourites"])
 
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["favourites"]))

@@ -285,6 +285,9 @@ class ReadTextFile(_DownloadFile):
     def sample_params(cls, rng: random.Random) -> dict[str, Any]:
         return {**super().sample_params(rng), "file": ad.file_names(rng, 1, ".txt")[0]}
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.params["text"]
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["text"]))
 
@@ -386,6 +389,9 @@ class CountDownloads(_FilesTask):
                 f"{DOWNLOAD}/{n}": rng.choice(ad.FILE_TEXTS) for n in ad.file_names(rng, self.params["count"])
             },
         }
+
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return str(self.params["count"])
 
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.count_matches(episode.answer, self.params["count"]))

@@ -201,6 +201,9 @@ class LastMessageFrom(_MessagesTask):
     def expected(self) -> str:
         return [m for m in self.messages() if m.incoming and m.address == self.params["phone"]][-1].body
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.expected()
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.expected()))
 

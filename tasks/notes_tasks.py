@@ -257,6 +257,9 @@ class NoteBody(_NotesTask):
         "Open the note {title} and tell me what is written in it.",
     )
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.params["body"]
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["body"]))
 

@@ -438,6 +438,9 @@ class DeviceNameInfo(_SettingsTask):
     def setup_commands(self) -> list[str]:
         return [f"settings put global device_name {shlex.quote(self.params['device_name'])}"]
 
+    def expected_answer(self, initial_state: dict[str, Any] | None) -> str | None:
+        return self.params["device_name"]
+
     def judge(self, outputs: dict[str, str], episode: Episode) -> float:
         return float(answers.text_matches(episode.answer, self.params["device_name"]))
 
