@@ -9,7 +9,8 @@ One directory per episode:
   content hash); plus ``frame``, the annotated current screen, and per-step extras (e.g. ``status``);
 - ``img-<hash>.png``: the resized screenshots exactly as the model saw them;
 - ``step-NN.webp``: the current screen with the step's tap, long press or swipe drawn on it, device
-  coordinates mapped onto the frame.
+  coordinates mapped onto the frame, and the action's text in a banner below, wrapped to the frame's
+  width (never cut).
 
 ``load_steps`` reads the steps back as ``Step`` objects equal to the ones written, so offline GRPO can
 train on evaluation or deployment trajectories.
@@ -22,6 +23,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,9 @@ _ACTION_TYPES = {cls.__name__: cls for cls in (*DEVICE_ACTION_TYPES, *CONTROL_AC
 _TAP_COLOUR = (230, 30, 60)
 _PRESS_COLOUR = (245, 140, 0)
 _SWIPE_COLOUR = (20, 110, 240)
+CAPTION_MARGIN = 3
+"""Pixels between the frame's edges and the caption's text."""
+_CONTROL_SPACE = re.compile(r"[\t\n\r\v\f]")
 
 
 class TrajectoryError(Exception):
@@ -94,8 +99,43 @@ def _arrow(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, fl
     _ring(draw, a, r * 0.6, _SWIPE_COLOUR, max(2, int(r / 3)))
 
 
+def _prefix_that_fits(word: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: float) -> int:
+    """The length of the longest prefix of ``word`` at most ``width`` pixels wide (at least 1)."""
+    lo, hi = 1, len(word)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if font.getlength(word[:mid]) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def wrap_caption(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """``text`` as lines at most ``width`` pixels wide in ``font``, broken at spaces, and inside a word
+    only where the word alone is wider than a line. Nothing is dropped but the spaces at the breaks: the
+    lines joined with them give ``text`` back. A single character wider than ``width`` gets a line."""
+    lines: list[str] = []
+    line = ""
+    for word in re.findall(r"\s*\S+", text):  # each word with the spaces before it
+        if line and font.getlength(line + word) <= width:
+            line += word
+            continue
+        if line:
+            lines.append(line)
+            word = word.lstrip()
+        while len(word) > 1 and font.getlength(word) > width:
+            cut = _prefix_that_fits(word, font, width)
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    lines.append(line)
+    return lines
+
+
 def annotate_frame(frame: Image.Image, action_text: str, screen_size: tuple[int, int]) -> Image.Image:
-    """``frame`` (what the model saw) with the action drawn on it and its text in a banner below.
+    """``frame`` (what the model saw) with the action drawn on it and its text in a banner below, wrapped
+    to the frame's width; the banner grows a line at a time, so no part of the text is lost.
 
     Device coordinates are scaled by frame size / screen size, the inverse of the resize the model saw.
     """
@@ -103,7 +143,9 @@ def annotate_frame(frame: Image.Image, action_text: str, screen_size: tuple[int,
     w, h = frame.size
     scale = (w / max(1, screen_size[0]), h / max(1, screen_size[1]))
     font = ImageFont.load_default()
-    banner = 14
+    lines = wrap_caption(_CONTROL_SPACE.sub(" ", action_text), font, w - 2 * CAPTION_MARGIN)
+    line_h = max(1, int(font.getbbox("Ag")[3]))
+    banner = 2 + line_h * len(lines)  # 14 px for one line of the default font
     out = Image.new("RGB", (w, h + banner), (20, 20, 20))
     out.paste(frame, (0, 0))
     draw = ImageDraw.Draw(out)
@@ -120,7 +162,8 @@ def annotate_frame(frame: Image.Image, action_text: str, screen_size: tuple[int,
     elif isinstance(action, Swipe):
         _arrow(draw, _to_frame(action.x1, action.y1, scale), _to_frame(action.x2, action.y2, scale), r)
     colour = (255, 120, 120) if action is None else (235, 235, 235)
-    draw.text((3, h + 2), action_text[: max(8, w // 6)], fill=colour, font=font)
+    for i, line in enumerate(lines):
+        draw.text((CAPTION_MARGIN, h + 2 + i * line_h), line, fill=colour, font=font)
     return out
 
 
