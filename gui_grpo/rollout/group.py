@@ -214,7 +214,8 @@ class _Player:
                 x.state.acted()
 
     def score(self) -> None:
-        """Run each scorable episode's checker on its device (concurrently); a failing read loses it."""
+        """Run each scorable episode's checker on its device (concurrently); a failing read loses it.
+        A scored episode also records the answer its task expects (None where the task asks nothing)."""
 
         def check(x: _Live) -> tuple[float, float, list[str]]:
             r = x.result
@@ -228,6 +229,7 @@ class _Player:
         for x, o in zip(scorable, self.calls.map(check, scorable), strict=True):
             if o.ok:
                 x.result.score, x.result.progress_end, x.result.side_effects = o.value
+                x.result.expected_answer = x.task.expected_answer(x.initial_state)
             else:
                 x.state.lose(o.error)
 

@@ -52,6 +52,7 @@ class EpisodeResult:
     steps: list[Step] = field(default_factory=list)
     answer: str | None = None
     claimed_status: str | None = None
+    expected_answer: str | None = None  # what the task's checker accepts (``Task.expected_answer``), if any
     score: float = 0.0
     invalid_actions: int = 0
     progress_start: float = 0.0

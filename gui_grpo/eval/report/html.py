@@ -204,12 +204,17 @@ def user_turn(prompt_text: str) -> str:
 
 
 def _verdict(rec: dict[str, Any]) -> str:
-    """What the checker said: its score, and the unrelated changes it found."""
+    """What the checker said: its score, the answer it expected beside the agent's (for a question), and
+    the unrelated changes it found."""
     if rec.get("is_lost") or "score" not in rec:
         return ""
+    expected = ""
+    if rec.get("expected_answer") is not None:
+        given = "nothing" if rec.get("answer") is None else f"<q>{_e(rec['answer'])}</q>"
+        expected = f" · expected: <q>{_e(rec['expected_answer'])}</q>, answered: {given}"
     effects = rec.get("side_effects") or []
     more = f"; also changed: {_e('; '.join(effects))}" if effects else ""
-    return f"<br><small>checker: score {float(rec['score']):.2f}{more}</small>"
+    return f"<br><small>checker: score {float(rec['score']):.2f}{expected}{more}</small>"
 
 
 def filmstrip(run: RunData, rec: dict[str, Any]) -> str:
