@@ -1,0 +1,122 @@
+"""Numbered interactive elements of a web page, in the ``Element`` form prompts and the parser use.
+
+``ELEMENTS_JS`` walks the DOM in document order and keeps what a person can act on and see: links,
+buttons, form fields, elements with an ARIA widget role, a click handler (``onclick`` or jQuery's), a
+``tabindex``, ``contenteditable``, or a pointer cursor their parent does not have; each inside the
+viewport, not hidden, not covered at its centre by another element. Labels follow what a screen reader
+says: the element's visible text (a field's value), else ``aria-label``, ``title``, ``placeholder``,
+``alt`` or the text of its ``<label>``. Bounds are CSS pixels of the viewport = device pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulators.elements import Element
+
+MAX_LABEL = 80
+
+ELEMENTS_JS = r"""
+(() => {
+  const W = window.innerWidth, H = window.innerHeight;
+  const ROLES = new Set(["button", "link", "checkbox", "radio", "tab", "option", "menuitem", "switch",
+                         "textbox", "slider", "combobox", "treeitem", "listitem", "spinbutton"]);
+  const TAGS = new Set(["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "OPTION", "SUMMARY", "LABEL"]);
+  const jq = window.jQuery;
+  const hasHandler = (e) => {
+    if (e.onclick || e.onmousedown || e.onmouseup) return true;
+    if (!jq || !jq._data) return false;
+    const ev = jq._data(e, "events");
+    return !!(ev && (ev.click || ev.mousedown || ev.mouseup));
+  };
+  const interactive = (e) => {
+    if (TAGS.has(e.tagName)) return !(e.tagName === "INPUT" && e.type === "hidden");
+    const role = e.getAttribute("role");
+    if (role && ROLES.has(role)) return true;
+    if (e.isContentEditable && !(e.parentElement && e.parentElement.isContentEditable)) return true;
+    if (e.hasAttribute("tabindex") && e.getAttribute("tabindex") !== "-1") return true;
+    if (hasHandler(e)) return true;
+    const cursor = getComputedStyle(e).cursor;
+    const parent = e.parentElement;
+    return cursor === "pointer" && !(parent && getComputedStyle(parent).cursor === "pointer");
+  };
+  const labelText = (e) => {
+    if (e.labels && e.labels.length) return e.labels[0].innerText;
+    if (!e.id) return "";
+    const l = document.querySelector('label[for="' + CSS.escape(e.id) + '"]');
+    if (l) return l.innerText;
+    return "";
+  };
+  const out = [];
+  for (const e of document.querySelectorAll("body *")) {
+    if (!interactive(e)) continue;
+    const style = getComputedStyle(e);
+    if (style.visibility === "hidden" || parseFloat(style.opacity) === 0) continue;
+    const r = e.getBoundingClientRect();
+    const x1 = Math.max(0, r.left), y1 = Math.max(0, r.top);
+    const x2 = Math.min(W, r.right), y2 = Math.min(H, r.bottom);
+    if (x2 - x1 < 1 || y2 - y1 < 1) continue;
+    const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, top = document.elementFromPoint(cx, cy);
+    if (top && top !== e && !e.contains(top) && !(top.contains(e) && top.tagName === "LABEL")) continue;
+    const field = e.tagName === "INPUT" || e.tagName === "TEXTAREA" || e.tagName === "SELECT";
+    const type = e.tagName === "INPUT" ? (e.type || "text") : "";
+    const text = field ? (type === "checkbox" || type === "radio" ? "" : String(e.value || ""))
+                       : (e.innerText || "").trim();
+    out.push({
+      tag: e.tagName.toLowerCase(), type: type, role: e.getAttribute("role") || "",
+      text: text, id: e.id || "",
+      desc: e.getAttribute("aria-label") || e.getAttribute("title") || e.getAttribute("placeholder") ||
+            e.getAttribute("alt") || labelText(e) || "",
+      bounds: [Math.round(x1), Math.round(y1), Math.round(x2), Math.round(y2)],
+      checkable: type === "checkbox" || type === "radio" || e.getAttribute("role") === "checkbox",
+      checked: !!e.checked || e.getAttribute("aria-checked") === "true",
+      focused: document.activeElement === e,
+      editable: (field && e.tagName !== "SELECT" && !["checkbox", "radio", "button", "submit", "reset",
+                 "range", "color", "file", "image"].includes(type)) || e.isContentEditable,
+      scrollable: e.scrollHeight > e.clientHeight + 1 && ["auto", "scroll"].includes(style.overflowY),
+    });
+  }
+  return out;
+})()
+"""
+
+
+def _clip(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
+
+
+_INPUT_KINDS = {"checkbox": "CheckBox", "radio": "RadioButton", "button": "Button", "submit": "Button",
+                "reset": "Button", "range": "Slider", "color": "ColorPicker", "file": "FileInput"}
+_TAG_KINDS = {"a": "Link", "button": "Button", "select": "Select", "textarea": "TextField", "label": "Label",
+              "option": "Option", "summary": "Summary"}
+
+
+def class_name(item: dict[str, Any]) -> str:
+    """What the element is, as ``web.KIND``: ``web.Button``, ``web.TextField``, ``web.CheckBox``,
+    ``web.Link``, ``web.Tab`` (an ARIA role), ``web.Span`` (a plain element with a click handler)."""
+    tag = item["tag"]
+    if tag == "input":
+        kind = _INPUT_KINDS.get(item.get("type", ""), "TextField")
+    elif tag in _TAG_KINDS:
+        kind = _TAG_KINDS[tag]
+    elif item.get("role"):
+        kind = item["role"].capitalize()
+    else:
+        kind = tag.capitalize()
+    return f"web.{kind}"
+
+
+def elements_from_page(items: Any) -> list[Element]:
+    """``Element`` s numbered 0.. in document order from what ``ELEMENTS_JS`` returned."""
+    elements: list[Element] = []
+    for item in items or []:
+        x1, y1, x2, y2 = (int(v) for v in item["bounds"])
+        elements.append(Element(
+            index=len(elements), text=_clip(item["text"]), content_desc=_clip(item["desc"]),
+            resource_id=item["id"], class_name=class_name(item), bounds=(x1, y1, x2, y2),
+            clickable=True, checkable=bool(item["checkable"]), checked=bool(item["checked"]),
+            focused=bool(item["focused"]), scrollable=bool(item["scrollable"]),
+            editable=bool(item["editable"]),
+        ))
+    return elements
