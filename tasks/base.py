@@ -88,6 +88,14 @@ class Task(ABC):
     # score low. Fixed per template (independent of the sampled parameters).
     answer_guesses: ClassVar[tuple[str, ...]] = ()
     seed: int | None = None  # the seed ``sample`` drew this instance from, if any
+    source: ClassVar[str] = "gui-grpo"
+    """Who wrote the template: ``gui-grpo`` (tasks/*_tasks.py) or ``miniwob`` (MiniWoB++'s pages)."""
+    page_instruction: ClassVar[bool] = False
+    """True when the instruction is written by the page at setup (MiniWoB's utterance): ``phrasings``
+    is then empty and ``instruction`` is what setup read back."""
+    ends_itself: ClassVar[bool] = False
+    """True when the environment ends the episode on its own (MiniWoB's ``done``): the rollout asks
+    ``finished(device)`` after each action and ends the episode when it says so."""
 
     def __init__(self, params: dict[str, Any], phrasing: int = 0) -> None:
         self.validate_params(params)
@@ -145,6 +153,10 @@ class Task(ABC):
         (what reports show beside the agent's answer); None for tasks that are not questions."""
         return None
 
+    def finished(self, device: Any) -> bool:
+        """Whether the environment has ended the episode (only asked when ``ends_itself``)."""
+        return False
+
     def progress(self, device: AndroidDevice) -> float:
         """A potential in [0, 1] for optional shaping; 0 when the task defines none."""
         return 0.0
@@ -168,7 +180,7 @@ _REGISTRY: dict[str, type[Task]] = {}
 
 def register(cls: type[Task]) -> type[Task]:
     """Class decorator: make a template available by its name."""
-    if len(cls.phrasings) < 3:
+    if len(cls.phrasings) < 3 and not cls.page_instruction:
         raise TaskError(f"{cls.__name__} needs at least 3 instruction phrasings")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise TaskError(f"two task templates are named {cls.name!r}")
