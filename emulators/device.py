@@ -71,6 +71,9 @@ class GuiDevice(ABC):
 
     name: str = "device"
     can_fork: bool = False
+    settle_s: float = 1.0
+    """How long a screen needs after an action before a screenshot shows its effect (emulators, phones);
+    devices whose screenshot waits for the new frame set 0."""
 
     @abstractmethod
     def screenshot(self) -> Image.Image:

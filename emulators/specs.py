@@ -4,6 +4,7 @@ sim:N                          N in-process PhoneSims
 adb:HOST:PORT[,HOST:PORT...]   devices speaking ADB over TCP (emulators, phones in tcpip mode, sim serve)
 serial:SERIAL[,SERIAL...]      devices known to the local adb server (emulator-5554, USB phones)
 avd:NAME:N                     a pool of N Android emulators started from the AVD NAME
+web:N[:WxH]                    N pages of one headless Chromium, W×H CSS pixels (default 160x210)
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ GRAMMAR = """device spec grammar:
   sim:N                          N in-process PhoneSims (e.g. sim:8)
   adb:HOST:PORT[,HOST:PORT...]   ADB over TCP (e.g. adb:127.0.0.1:6555,127.0.0.1:6557)
   serial:SERIAL[,SERIAL...]      through the local adb server (e.g. serial:emulator-5554)
-  avd:NAME:N                     N emulators of one AVD (e.g. avd:Pixel_6_API_34:4)"""
+  avd:NAME:N                     N emulators of one AVD (e.g. avd:Pixel_6_API_34:4)
+  web:N[:WxH]                    N headless Chromium pages (e.g. web:8, web:2:1280x720)"""
 
 MAX_DEVICES = 1024
 _HOST = re.compile(r"[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:]+\]")
 _SERIAL = re.compile(r"[A-Za-z0-9._:\-]+")
 _AVD = re.compile(r"[A-Za-z0-9._\-]+")
+MIN_PAGE, MAX_PAGE = 64, 4096  # page sides in CSS pixels
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
     """A parsed device spec; ``targets`` lists one entry per device (address, serial or AVD name)."""
 
-    kind: Literal["sim", "adb", "serial", "avd"]
+    kind: Literal["sim", "adb", "serial", "avd", "web"]
     count: int
     targets: tuple[str, ...] = ()
 
@@ -39,6 +42,8 @@ class DeviceSpec:
             return f"sim:{self.count}"
         if self.kind == "avd":
             return f"avd:{self.targets[0]}:{self.count}"
+        if self.kind == "web":
+            return f"web:{self.count}" + (f":{self.targets[0]}" if self.targets else "")
         return f"{self.kind}:{','.join(self.targets)}"
 
 
@@ -82,6 +87,11 @@ def parse_device_spec(spec: str) -> DeviceSpec:
         if not sep or not _AVD.fullmatch(name):
             raise _fail(spec, "expected avd:NAME:N")
         return DeviceSpec("avd", _count(spec, n), (name,))
+    if kind == "web":
+        count, sep, size = rest.partition(":")
+        if not sep:
+            return DeviceSpec("web", _count(spec, count))
+        return DeviceSpec("web", _count(spec, count), (_page_size(spec, size),))
     if kind in ("adb", "serial"):
         items = rest.split(",")
         if any(not item for item in items):
@@ -96,4 +106,21 @@ def parse_device_spec(spec: str) -> DeviceSpec:
         if len(set(targets)) != len(targets):
             raise _fail(spec, "the same device is listed twice")
         return DeviceSpec(kind, len(targets), targets)  # type: ignore[arg-type]
-    raise _fail(spec, f"unknown kind {kind!r}; use sim, adb, serial or avd")
+    raise _fail(spec, f"unknown kind {kind!r}; use sim, adb, serial, avd or web")
+
+
+def _page_size(spec: str, text: str) -> str:
+    width, sep, height = text.lower().partition("x")
+    if not (sep and _digits(width, 4) and _digits(height, 4)):
+        raise _fail(spec, f"the page size must be WxH in ASCII digits (e.g. 160x210), got {text[:20]!r}")
+    if not all(MIN_PAGE <= int(v) <= MAX_PAGE for v in (width, height)):
+        raise _fail(spec, f"page sides must be {MIN_PAGE}-{MAX_PAGE} CSS pixels, got {text[:20]!r}")
+    return f"{int(width)}x{int(height)}"
+
+
+def page_size(spec: DeviceSpec) -> tuple[int, int] | None:
+    """The W×H of a ``web:`` spec, or None for the default size."""
+    if spec.kind != "web" or not spec.targets:
+        return None
+    width, height = spec.targets[0].split("x")
+    return int(width), int(height)

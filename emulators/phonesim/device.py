@@ -31,6 +31,7 @@ class SimDevice(AndroidDevice):
     """
 
     can_fork = True
+    settle_s = 0.0  # in process: a screenshot after an action already shows it
 
     def __init__(self, seed: int = 0, resolution: str | tuple[int, int] = "default", randomize: bool = True,
                  state: PhoneState | None = None, shell_budget_s: float = DEFAULT_BUDGET_S) -> None:

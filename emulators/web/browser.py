@@ -92,7 +92,9 @@ class Browser:
             self._cdp = CdpConnection(self._ws_url(), timeout_s=self.timeout_s)
             self.targets, self.sessions = [], []
             for _ in range(self._count):
-                target = self._cdp.send("Target.createTarget", {"url": "about:blank", "newWindow": True})["targetId"]
+                # a window per page: a background tab of a headless browser renders no frames
+                created = self._cdp.send("Target.createTarget", {"url": "about:blank", "newWindow": True})
+                target = created["targetId"]
                 session = self._cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})
                 self.targets.append(target)
                 self.sessions.append(session["sessionId"])

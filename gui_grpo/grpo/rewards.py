@@ -50,12 +50,14 @@ def episode_reward(
     progress_start: float | None = None,
     progress_end: float | None = None,
     side_effects: int = 0,
+    ended_by_task: bool = False,
     cfg: RewardConfig,
 ) -> tuple[float, dict[str, float]]:
     """The episode's reward and its signed parts, which sum to it.
 
     ``claimed_status`` is what the agent's terminate (or answer, which claims success) said; None if it never
-    ended the episode itself. ``progress_start``/``progress_end`` are the task's potential Phi in [0, 1]; give
+    ended the episode itself; ``ended_by_task`` when the environment ended it (a MiniWoB page's done), which
+    is not unfinished. ``progress_start``/``progress_end`` are the task's potential Phi in [0, 1]; give
     both or neither (a task without a potential gets no shaping). ``side_effects`` counts unwanted changes.
     """
     _check_episode(success_score, invalid_actions, steps, progress_start, progress_end, side_effects)
@@ -64,7 +66,7 @@ def episode_reward(
         shaping = cfg.progress_coef * (progress_end - progress_start)
     raw = {
         "invalid_penalty": cfg.invalid_action_penalty * invalid_actions,
-        "unfinished_penalty": cfg.unfinished_penalty if claimed_status is None else 0.0,
+        "unfinished_penalty": cfg.unfinished_penalty if claimed_status is None and not ended_by_task else 0.0,
         "side_effect_penalty": cfg.side_effect_penalty * side_effects,
         "step_cost": cfg.step_cost * steps,
     }

@@ -1,9 +1,10 @@
 """Devices for rollouts: open them from a device spec, and call them concurrently with per-call timeouts.
 
-``open_devices`` turns any spec of the one grammar (``sim:N``, ``adb:…``, ``serial:…``, ``avd:NAME:N``)
-into ready ``GuiDevice`` objects. ``DeviceCalls`` runs one call per device on its own thread and waits at
-most ``timeout_s`` for each, so one slow or hung device never stalls the others: its call comes back as
-a ``DeviceTimeout`` and the caller decides what that means (a rollout marks the episode lost).
+``open_devices`` turns any spec of the one grammar (``sim:N``, ``adb:…``, ``serial:…``, ``avd:NAME:N``,
+``web:N``) into ready ``GuiDevice`` objects. ``DeviceCalls`` runs one call per device on its own thread
+and waits at most ``timeout_s`` for each, so one slow or hung device never stalls the others: its call
+comes back as a ``DeviceTimeout`` and the caller decides what that means (a rollout marks the episode
+lost).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 from emulators.device import DEFAULT_TIMEOUT_S, GuiDevice
 from emulators.errors import DeviceError, DeviceTimeout
 from emulators.phonesim import SimDevice
-from emulators.specs import DeviceSpec, parse_device_spec
+from emulators.specs import DeviceSpec, page_size, parse_device_spec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,10 +39,16 @@ def open_devices(
     ``adb:`` and ``serial:`` devices are connected concurrently (``emulators.adb.connect_devices``); if any
     fails they are all closed and the error is raised. ``avd:NAME:N`` boots N emulators of the AVD
     (``emulators.avd.EmulatorPool``, needs the Android SDK); closing all of them stops the pool.
+    ``web:N[:WxH]`` starts one headless Chromium with N pages (``emulators.web``); closing every page
+    stops it.
     """
     parsed = parse_device_spec(spec) if isinstance(spec, str) else spec
     if parsed.kind == "sim":
         return [SimDevice(seed=sim_seed + i, resolution=sim_resolution) for i in range(parsed.count)]
+    if parsed.kind == "web":
+        from emulators.web import DEFAULT_SIZE, open_web_devices
+
+        return list(open_web_devices(parsed.count, page_size(parsed) or DEFAULT_SIZE, timeout_s=timeout_s))
     if parsed.kind in ("adb", "serial"):
         from emulators.adb import connect_devices
 

@@ -56,7 +56,8 @@ class PlayConfig:
     device_timeout_s: float = 60.0
     """Longest wait for one device call (observe, act, check) before its episode counts as lost."""
     settle_s: float | None = None
-    """Pause after each device action so the screen settles; None: 0 for in-process sims, else 1 s."""
+    """Pause after each device action so the screen settles; None: the devices' own ``settle_s`` (0 for
+    PhoneSim and web pages, 1 s for emulators and phones)."""
     record_elements: bool = False
     """Dump the accessibility tree every step even when the prompt does not show it (costs a dump)."""
 
@@ -152,7 +153,8 @@ class _Player:
         local = in_process(devices)
         threads = cfg.io_threads if cfg.io_threads is not None else (0 if local else len(devices))
         self.calls = DeviceCalls(threads, cfg.device_timeout_s)
-        self.settle_s = cfg.settle_s if cfg.settle_s is not None else (0.0 if local else 1.0)
+        self.settle_s = cfg.settle_s if cfg.settle_s is not None else max(
+            (d.settle_s for d in devices), default=0.0)
 
     def begin(self) -> None:
         outcomes = self.calls.map(lambda x: float(x.task.progress(x.device)), self.live())
@@ -193,25 +195,28 @@ class _Player:
             x.state.check_limits(self.cfg.max_invalid_in_a_row, self.cfg.max_steps or x.task.max_steps)
 
     def _act(self, acting: list[tuple[_Live, Any]]) -> None:
-        def act(item: tuple[_Live, Any]) -> tuple[float, str | None]:
+        def act(item: tuple[_Live, Any]) -> tuple[float, str | None, bool]:
             x, action = item
             t0 = time.perf_counter()
             refused = execute(x.device, action)
             t1 = time.perf_counter()
             if refused is None and self.settle_s > 0:
                 time.sleep(self.settle_s)
-            return t1 - t0, refused
+            finished = refused is None and x.task.ends_itself and bool(x.task.finished(x.device))
+            return t1 - t0, refused, finished
 
         for (x, _), o in zip(acting, self.calls.map(act, acting), strict=True):
             if not o.ok:
                 x.state.lose(o.error)
                 continue
-            act_s, refused = o.value
+            act_s, refused, finished = o.value
             x.result.steps[-1].timing.update(act=act_s, settle=o.seconds - act_s)
             if refused is not None:
                 x.state.refuse(refused)
             else:
                 x.state.acted()
+            if finished:
+                x.state.end("task_done")
 
     def score(self) -> None:
         """Run each scorable episode's checker on its device (concurrently); a failing read loses it.

@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from PIL import Image
 
-EndReason = Literal["terminate", "answer", "max_steps", "invalid_limit", "lost", "stopped"]
+EndReason = Literal["terminate", "answer", "task_done", "max_steps", "invalid_limit", "lost", "stopped"]
+"""``task_done``: the environment ended the episode itself (a MiniWoB page reported done)."""
 """Why an episode ended; "stopped" is a person ending a ``gui-grpo run`` (``--confirm`` answered q, or its
 wall-clock limit)."""
 

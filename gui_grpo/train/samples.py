@@ -44,6 +44,7 @@ def score_episodes(results: list[EpisodeResult], reward_cfg: RewardConfig) -> li
         value, _ = episode_reward(
             r.score,
             claimed_status="success" if r.claims_success else r.claimed_status,
+            ended_by_task=r.end_reason == "task_done",
             invalid_actions=r.invalid_actions,
             steps=max(1, len(r.steps)),
             progress_start=r.progress_start,
