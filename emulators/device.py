@@ -71,6 +71,9 @@ class GuiDevice(ABC):
 
     name: str = "device"
     can_fork: bool = False
+    restarts_itself: bool = False
+    """True when a device that lost an episode brings itself back (a web page's browser is restarted):
+    callers keep using it instead of dropping it."""
     settle_s: float = 1.0
     """How long a screen needs after an action before a screenshot shows its effect (emulators, phones);
     devices whose screenshot waits for the new frame set 0."""

@@ -82,12 +82,15 @@ class Task(ABC):
     sim_only: ClassVar[bool] = False  # True for apps stock Android lacks (Clock, Notes, Calculator)
     information: ClassVar[bool] = False  # answered with the `answer` action
     max_steps: ClassVar[int] = 10
-    phrasings: ClassVar[tuple[str, ...]]  # instruction templates over the params, >= 3
+    phrasings: ClassVar[tuple[str, ...]] = ()  # instruction templates over the params, >= 3 (none when
+    # ``page_instruction``)
     params_schema: ClassVar[dict[str, Param]] = {}
     # Plausible wrong answers a guesser would try on an information task; `tasks verify` checks they
     # score low. Fixed per template (independent of the sampled parameters).
     answer_guesses: ClassVar[tuple[str, ...]] = ()
     seed: int | None = None  # the seed ``sample`` drew this instance from, if any
+    device_kind: ClassVar[Literal["android", "web"]] = "android"
+    """What the template runs on: ``android`` (PhoneSim, emulators, phones) or ``web`` (``web:N`` pages)."""
     source: ClassVar[str] = "gui-grpo"
     """Who wrote the template: ``gui-grpo`` (tasks/*_tasks.py) or ``miniwob`` (MiniWoB++'s pages)."""
     page_instruction: ClassVar[bool] = False
@@ -99,10 +102,13 @@ class Task(ABC):
 
     def __init__(self, params: dict[str, Any], phrasing: int = 0) -> None:
         self.validate_params(params)
-        if not 0 <= phrasing < len(self.phrasings):
-            raise ParamError(f"{self.name}: phrasing must be in [0, {len(self.phrasings)}), got {phrasing}")
+        count = len(self.phrasings) or (1 if self.page_instruction else 0)  # a page's instruction is phrasing 0
+        if not 0 <= phrasing < count:
+            raise ParamError(f"{self.name}: phrasing must be in [0, {count}), got {phrasing}")
         self.params = dict(params)
         self.phrasing = phrasing
+        self.page_text: str | None = None
+        """For ``page_instruction`` templates: the instruction the page wrote at the last ``setup``."""
 
     @classmethod
     def validate_params(cls, params: dict[str, Any]) -> None:
@@ -123,7 +129,7 @@ class Task(ABC):
         """The instance for ``seed``: parameters and phrasing both drawn from it."""
         rng = random.Random(f"{cls.name}:{seed}")
         params = cls.sample_params(rng)
-        task = cls(params, phrasing=rng.randrange(len(cls.phrasings)))
+        task = cls(params, phrasing=rng.randrange(len(cls.phrasings)) if cls.phrasings else 0)
         task.seed = seed
         return task
 
@@ -134,6 +140,13 @@ class Task(ABC):
 
     @property
     def instruction(self) -> str:
+        """What the agent is asked to do. For ``page_instruction`` templates it is what the page wrote at
+        setup; before setup it is a marker naming the template (episodes recorded as lost before their
+        setup ran still need a string), never an instruction a policy could act on."""
+        if self.page_instruction:
+            if self.page_text is None:
+                return f"<{self.name}: the page writes the instruction at setup>"
+            return self.page_text
         return self.phrasings[self.phrasing].format(**self.params)
 
     @abstractmethod
@@ -186,6 +199,22 @@ def register(cls: type[Task]) -> type[Task]:
         raise TaskError(f"two task templates are named {cls.name!r}")
     _REGISTRY[cls.name] = cls
     return cls
+
+
+def device_kind_of(spec_kind: str) -> Literal["android", "web"]:
+    """The kind of device a device spec's kind gives (``web`` for ``web:``, else ``android``)."""
+    return "web" if spec_kind == "web" else "android"
+
+
+def check_device_kind(templates: list[type[Task]], spec_kind: str, devices: str) -> None:
+    """Raise ``TaskError`` in one line when a template cannot run on the devices ``devices`` gives."""
+    kind = device_kind_of(spec_kind)
+    wrong = sorted({t.name for t in templates if t.device_kind != kind})
+    if wrong:
+        need = "web:N" if kind == "android" else "sim:N (or adb:, serial:, avd:)"
+        shown = ", ".join(wrong[:3]) + (f" and {len(wrong) - 3} more" if len(wrong) > 3 else "")
+        raise TaskError(f"{shown} run on {'web pages' if kind == 'android' else 'Android devices'}, not on "
+                        f"--devices {devices}: use --devices {need}, or a suite of {kind} tasks")
 
 
 def get_task(name: str) -> type[Task]:

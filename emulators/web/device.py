@@ -43,6 +43,7 @@ class WebDevice(GuiDevice):
     """Page ``page`` of ``browser``; closing the last page of a browser stops it."""
 
     settle_s = 0.0  # a screenshot waits for the next rendered frame
+    restarts_itself = True  # a dead browser is restarted by the next call
 
     def __init__(self, browser: Browser, page: int, *, name: str | None = None) -> None:
         self.browser = browser

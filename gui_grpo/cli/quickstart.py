@@ -134,6 +134,11 @@ class Preset:
     def max_steps(self) -> int | None:
         return self.grpo.rollout.max_steps
 
+    @property
+    def on_web(self) -> bool:
+        """Whether the job plays on web pages (its GRPO devices are ``web:N``) instead of PhoneSims."""
+        return self.grpo.rollout.devices.startswith("web:")
+
     def with_options(
         self,
         *,
@@ -216,6 +221,7 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     """Demonstrations of the train split, then full-parameter SFT; returns the warm-started checkpoint."""
     from gui_grpo.policy.model import load_policy
     from gui_grpo.policy.prompts import PromptBuilder
+    from gui_grpo.rollout.devices import open_devices
     from gui_grpo.train.demos import build_manifest, load_demos, record_demos, write_demos
     from gui_grpo.train.sft import run_sft
 
@@ -223,7 +229,14 @@ def warm_start(preset: Preset, model: Path, out: Path, log: Callable[[str], None
     builder = PromptBuilder(processor, family, preset.prompt)
     t0 = time.perf_counter()
     suite = preset.demo_suite or preset.suite
-    demos, episodes = record_demos(builder, suite=suite, split="train", seeds=preset.demo_seeds)
+    page = open_devices("web:1")[0] if preset.on_web else None
+    try:
+        demos, episodes = record_demos(
+            builder, suite=suite, split="train", seeds=preset.demo_seeds, device=page
+        )
+    finally:
+        if page is not None:
+            page.close()
     manifest = build_manifest(builder, suite=suite, split="train", seeds=preset.demo_seeds, model=str(model))
     write_demos(out / "demos", demos, episodes, manifest)
     log(f"demos: {len(demos)} steps from {len(episodes)} oracle episodes ({time.perf_counter() - t0:.0f} s)")
@@ -273,7 +286,7 @@ def evaluate(preset: Preset, model: Path, adapter: Path | None, out: Path, split
         suite=preset.suite,
         split=split,
         episodes=n,
-        devices=f"sim:{min(n, preset.eval_batch)}",
+        devices=f"{'web' if preset.on_web else 'sim'}:{min(n, preset.eval_batch)}",
         seed=preset.seed + 7,
         max_new_tokens=preset.max_new_tokens,
         max_steps=preset.max_steps,

@@ -61,13 +61,13 @@ def _open_device(spec_text: str, sim_resolution: str):
 
     spec = parse_device_spec(spec_text)
     if spec.count != 1 or spec.kind == "avd":
-        raise UserError(f"run drives exactly one device: give adb:HOST:PORT, serial:SERIAL or sim:1, "
+        raise UserError(f"run drives exactly one device: give adb:HOST:PORT, serial:SERIAL, sim:1 or web:1, "
                         f"not {spec}")
     if spec.kind == "sim":
         return SimDevice(seed=0, resolution=sim_resolution)  # the screen size the model was trained on
-    from emulators.adb import connect_devices
+    from gui_grpo.rollout.devices import open_devices
 
-    return connect_devices(spec)[0]
+    return open_devices(spec)[0]
 
 
 def _policy(args: argparse.Namespace, usage):

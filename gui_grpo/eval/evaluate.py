@@ -35,7 +35,7 @@ from gui_grpo.policy.usage import code_version
 from gui_grpo.rollout.group import GroupSpec, play_groups, start_group, start_group_on
 from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.rollout.trajectories import save_episode
-from tasks.base import Task, get_task
+from tasks.base import Task, check_device_kind, get_task
 from tasks.suites import instances
 
 Z95 = 1.959963984540054
@@ -267,7 +267,7 @@ class _Evaluation:
             batch_played = []
             for g, result in zip(groups, self._play(groups, threads=len(groups)), strict=True):
                 batch_played.append(_Played(result, g.devices[0].name))
-                if result.lost is not None:
+                if result.lost is not None and not g.devices[0].restarts_itself:
                     self._drop(g.devices[0], devices)
             out += batch_played
             self._tell(batch_played)
@@ -284,9 +284,9 @@ class _Evaluation:
 
 
 def _connect(spec: DeviceSpec) -> list[GuiDevice]:
-    from emulators.adb import connect_devices
+    from gui_grpo.rollout.devices import open_devices
 
-    return connect_devices(spec)
+    return open_devices(spec)
 
 
 def _record(played: _Played, index: int, out: Path) -> dict[str, Any]:
@@ -313,6 +313,7 @@ def run_evaluation(
     if spec.kind == "avd":
         raise EvalError("avd: specs are started by the emulator pool; give their adb: or serial: addresses")
     tasks = instances(cfg.suite, cfg.split, cfg.episodes, seed=cfg.seed)
+    check_device_kind([type(t) for t in tasks], spec.kind, cfg.devices)
     devices = connect(spec) if spec.kind != "sim" else []  # before the model loads: fail fast
     try:
         policy = policy or load_eval_policy(cfg)

@@ -341,6 +341,36 @@ def play_jobs(
                 d.close()
 
 
+def play_jobs_on(
+    policy: Policy,
+    jobs: list[GroupJob],
+    devices: list[GuiDevice],
+    *,
+    run_seed: int,
+    step: int,
+    greedy: bool,
+    max_steps: int | None,
+) -> list[EpisodeResult]:
+    """Play each job's group on ``size`` of ``devices`` that each replay the setup (devices that cannot
+    fork: web pages); as many groups at once as the devices hold, the rest after them. The devices stay
+    open for the next call."""
+    results: list[EpisodeResult] = []
+    pending = list(jobs)
+    while pending:
+        batch: list[GroupSpec] = []
+        free = list(devices)
+        while pending and len(free) >= pending[0].size:
+            job = pending.pop(0)
+            mine, free = free[: job.size], free[job.size :]
+            batch.append(start_group_on(job.task, job.device_seed, job.group, mine))
+        if not batch:
+            size = pending[0].size
+            raise ValueError(f"a group of {size} needs {size} devices; {len(devices)} given")
+        how = {"run_seed": run_seed, "step": step, "greedy": greedy, "max_steps": max_steps}
+        results += play_groups(policy, batch, **how)
+    return results
+
+
 def _factory(make_device: DeviceFactory, seed: int, resolution: str) -> Callable[[], GuiDevice]:
     return lambda: make_device(seed, resolution)
 

@@ -107,11 +107,14 @@ def record_episode(
     task: Task, device: GuiDevice, builder: PromptBuilder, episode: int
 ) -> tuple[list[Demo], float]:
     """Play ``task``'s oracle on a fresh ``device``: one ``Demo`` per oracle action, and the score."""
-    record = EpisodeResult(task.name, dict(task.params), task.instruction, episode, 0, 0)
-    state = EpisodeState(task.instruction, record, builder.family, builder.action_format)
     demos: list[Demo] = []
+    states: list[EpisodeState] = []
 
     def on_step(index: int, action: object) -> None:
+        if not states:  # after the setup, where a page writes its instruction
+            record = EpisodeResult(task.name, dict(task.params), task.instruction, episode, 0, 0)
+            states.append(EpisodeState(task.instruction, record, builder.family, builder.action_format))
+        state = states[0]
         prompt = state.prompt(builder, observe(device, builder))  # what a rollout would show here
         builder.encode([prompt])  # sets model_image_size; checks the token budget
         text = format_action(
@@ -158,9 +161,11 @@ def record_demos(
     resolution: str = "small",
     make_device: Callable[[int], GuiDevice] | None = None,
     templates: Collection[str] | None = None,
+    device: GuiDevice | None = None,
 ) -> tuple[list[Demo], list[dict[str, Any]]]:
     """Oracle demos of ``seeds`` instances per template of ``suite``/``split`` (only ``templates`` when
-    given); failed episodes are left out.
+    given); failed episodes are left out. Each episode gets a fresh device from ``make_device`` (a
+    PhoneSim by default), or replays its setup on ``device`` (a web page), which is left open.
 
     Returns the demos and one summary per episode played (kept or not).
     """
@@ -179,11 +184,12 @@ def record_demos(
     for cls in chosen:
         for seed in template_seeds(split, seeds, start=first_seed):
             task = cls.sample(seed)
-            device = make_device(device_seed(cls.name, seed))
+            played = device or make_device(device_seed(cls.name, seed))
             try:
-                steps, score = record_episode(task, device, builder, len(episodes))
+                steps, score = record_episode(task, played, builder, len(episodes))
             finally:
-                device.close()
+                if played is not device:
+                    played.close()
             kept = score >= 1.0
             if kept:
                 demos += steps

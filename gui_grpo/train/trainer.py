@@ -33,7 +33,8 @@ from gui_grpo.policy.engine import HFEngine, Policy
 from gui_grpo.policy.model import load_policy
 from gui_grpo.policy.prompts import PromptBuilder
 from gui_grpo.policy.usage import ModelUsage, absolute, code_version, save_usage
-from gui_grpo.rollout.group import GroupJob, play_jobs, sim_device
+from gui_grpo.rollout.devices import open_devices
+from gui_grpo.rollout.group import GroupJob, play_jobs, play_jobs_on, sim_device
 from gui_grpo.rollout.records import EpisodeResult
 from gui_grpo.train import checkpoint
 from gui_grpo.train.config import TrainConfig, config_from_dict
@@ -45,7 +46,8 @@ from gui_grpo.train.offline import OfflineSource
 from gui_grpo.train.ray_workers import start_rollout_pool
 from gui_grpo.train.replay import SuccessReplay
 from gui_grpo.train.samples import Sample, make_samples, score_episodes
-from tasks.suites import instances, template_seeds
+from tasks.base import TaskError, check_device_kind
+from tasks.suites import instances, split_templates, template_seeds
 
 
 class TrainError(Exception):
@@ -69,11 +71,25 @@ class LrSchedule:
 
 def check_setup(cfg: TrainConfig, beta: float) -> None:
     """Refuse a run that cannot work, saying how to fix it."""
-    if cfg.offline is None and parse_device_spec(cfg.rollout.devices).kind != "sim":
+    spec = parse_device_spec(cfg.rollout.devices)
+    if cfg.offline is None and spec.kind not in ("sim", "web"):
         raise TrainError(
-            f"online training forks each group from one device, which only PhoneSim can do: use "
-            f"--devices sim:N (got {cfg.rollout.devices}); evaluate on other devices with `gui-grpo eval`"
+            f"online training plays groups on PhoneSims (forked) or web pages (each replays the setup): "
+            f"use --devices sim:N or web:N (got {cfg.rollout.devices}); evaluate on other devices with "
+            f"`gui-grpo eval`"
         )
+    if cfg.offline is None and spec.kind == "web":
+        if spec.count < cfg.rollout.group_size:
+            g = cfg.rollout.group_size
+            raise TrainError(f"a group of {g} plays on {g} pages: give --devices web:{g} or more "
+                             f"(got {cfg.rollout.devices})")
+        if cfg.rollout.workers:
+            raise TrainError("rollout workers play on PhoneSims; train on web pages with rollout.workers 0")
+    if cfg.offline is None:
+        try:
+            check_device_kind(split_templates(cfg.suite, "train"), spec.kind, cfg.rollout.devices)
+        except TaskError as e:
+            raise TrainError(str(e)) from e
     if beta > 0 and cfg.lora.full_finetune:
         raise TrainError(
             "loss beta > 0 needs a LoRA (the reference is the adapter-disabled model): "
@@ -112,6 +128,9 @@ class Trainer:
         self.replay = SuccessReplay() if rollout.replay_successes else None
         self.weights_version = 0  # bumped whenever the weights change; rollout workers sync on a new one
         self.rollout_pool = start_rollout_pool(cfg, self.dp) if cfg.rollout.workers else None
+        # Web pages cannot fork: the run keeps its pages open and each group replays its setup on G of them.
+        web = cfg.offline is None and parse_device_spec(cfg.rollout.devices).kind == "web"
+        self.pages = open_devices(cfg.rollout.devices) if web else []
 
     def _loss_pass_and_policy(self) -> tuple[LossPass, Policy]:
         """The loss pass and the sampling policy; the policy hands its sampling prefills to the loss pass
@@ -231,6 +250,8 @@ class Trainer:
         if self.rollout_pool is not None:
             self.rollout_pool.sync(self.model, self.weights_version)
             return self.rollout_pool.play(jobs, **how)
+        if self.pages:
+            return play_jobs_on(self.policy, jobs, self.pages, **how)
         return play_jobs(self.policy, jobs, sim_device, self.cfg.rollout.sim_resolution, **how)
 
     # -- one step: collect -> score -> advantages -> samples -> update -------------------------------------
@@ -376,9 +397,12 @@ class Trainer:
         self.dp.barrier()
 
     def close(self) -> None:
-        """Stop the rollout workers and leave the process group."""
+        """Stop the rollout workers, close the web pages and leave the process group."""
         if self.rollout_pool is not None:
             self.rollout_pool.close()
+        for page in self.pages:
+            page.close()
+        self.pages = []
         self.dp.close()
 
     # -- saving -------------------------------------------------------------------------------------------
