@@ -7,7 +7,8 @@
 - ``step(action_text)`` reads the model's text and carries it out by the same rules as training
   (``gui_grpo.rollout.step``; coordinates are in the model's image space: the screenshot resized with the
   family's ``smart_resize`` and the pixel bounds of ``prompt``); a refused action is an invalid step.
-  ``terminate`` and ``answer`` end the episode (terminated); so do ``max_invalid_in_a_row`` invalid
+  ``terminate`` and ``answer`` end the episode (terminated), as does a task that ends itself (a MiniWoB
+  page reporting done); so do ``max_invalid_in_a_row`` invalid
   steps; ``max_steps`` truncates it; a device failure truncates it with ``info["lost"]`` set.
 - The reward is 0 on every step but the last, where it is the task checker's score in [0, 1].
 - Observations: ``screenshot`` (H, W, 3) uint8 at device resolution, ``elements`` (the numbered
@@ -151,6 +152,8 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
                 state.refuse(refusal)
             elif needs_device(parsed):
                 state.acted()
+                if self.task.ends_itself and self.task.finished(self.device):
+                    state.end("task_done")  # the page ended the episode (MiniWoB's done)
             if state.invalid_reason is not None:
                 info.update(valid=False, invalid_reason=state.invalid_reason)
             state.check_limits(self.max_invalid_in_a_row, self._step_cap())
@@ -187,6 +190,21 @@ class PhoneEnv(gym.Env[dict[str, Any], str]):
         if self.device is not None:
             self.device.close()
             self.device = None
+
+
+def web_factory(size: tuple[int, int] | None = None) -> Callable[[int], GuiDevice]:
+    """A ``device_factory`` of one headless-Chromium page, reused by every episode (each task setup
+    reloads it); ``PhoneEnv.close`` stops the browser."""
+    from emulators.web import DEFAULT_SIZE, open_web_devices
+
+    pages: list[GuiDevice] = []
+
+    def make(seed: int) -> GuiDevice:
+        if not pages:
+            pages.extend(open_web_devices(1, size or DEFAULT_SIZE))
+        return pages[0]
+
+    return make
 
 
 def sim_factory(resolution: str | tuple[int, int] = "small") -> Callable[[int], GuiDevice]:
