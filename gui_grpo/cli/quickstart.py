@@ -14,6 +14,8 @@
 
 Budgets are fixed in the preset, not tuned per run. ``--preset smoke`` runs the same pipeline in seconds;
 ``--preset quickstart-v1`` is the earlier protocol (demonstrations of every trained template).
+``--preset miniwob`` is the same job on MiniWoB++ pages (``web:16``; docs/WEB.md), ``miniwob-smoke`` its
+seconds-long version.
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ QUICKSTART_GRPO = dataclasses.replace(
     loss=LossSection(preset="grpo", overrides={"drop_failed_groups": True}),
 )
 """The GRPO phase of the main job (protocol v2): D and R of the ``quickstart`` suite."""
+
+MINIWOB_GRPO = dataclasses.replace(
+    QUICKSTART_GRPO,
+    suite="miniwob-easy",
+    max_minutes=7.0,
+    # The main job's rollout settings on 16 web pages: 4 groups of 4 per step (a group's pages replay
+    # the seeded setup); no progress shaping (MiniWoB pages define no potential).
+    rollout=dataclasses.replace(QUICKSTART_GRPO.rollout, devices="web:16", groups_per_step=4, group_size=4),
+    reward=RewardConfig(),
+)
+"""The GRPO phase of the ``miniwob`` preset (docs/WEB.md): the 20 templates of ``miniwob-easy``."""
 
 
 def warm_start_config(*, epochs: int, max_minutes: float) -> SftConfig:
@@ -170,6 +183,35 @@ PRESETS: dict[str, Preset] = {
         control=True,
         eval_episodes=14 * 29,  # D and R: 14 templates, 29 episodes each
         heldout_episodes=3 * 30,
+    ),
+    "miniwob": Preset(
+        "miniwob",
+        grpo=copy.deepcopy(MINIWOB_GRPO),
+        warm=warm_start_config(epochs=40, max_minutes=4.0),
+        out="runs/miniwob",
+        demo_suite="miniwob-demos",
+        demo_seeds=10,
+        control=True,
+        eval_episodes=20 * 15,  # D and R: 20 templates, 15 episodes each
+        heldout_episodes=0,
+        eval_batch=16,
+    ),
+    "miniwob-smoke": Preset(
+        "miniwob-smoke",
+        grpo=dataclasses.replace(
+            MINIWOB_GRPO, steps=1,
+            rollout=dataclasses.replace(
+                MINIWOB_GRPO.rollout, devices="web:2", groups_per_step=1, group_size=2, max_steps=3
+            ),
+        ),
+        warm=warm_start_config(epochs=2, max_minutes=0.5),
+        out="runs/miniwob-smoke",
+        demo_suite="miniwob-demos",
+        demo_seeds=1,
+        control=True,
+        eval_episodes=4,
+        heldout_episodes=0,
+        eval_batch=4,
     ),
     "quickstart-v1": Preset(
         "quickstart-v1", grpo=copy.deepcopy(QUICKSTART_V1_GRPO), out="runs/quickstart-v1"

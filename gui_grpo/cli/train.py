@@ -62,9 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--preset",
-        choices=["quickstart", "quickstart-v1", "smoke"],
+        choices=["quickstart", "quickstart-v1", "smoke", "miniwob", "miniwob-smoke"],
         help="run a whole preset job (default when no --model/--config/--resume is given: quickstart; "
-        "quickstart-v1 is the earlier protocol, with demonstrations of every trained template)",
+        "quickstart-v1 is the earlier protocol, with demonstrations of every trained template; miniwob is "
+        "the same job on MiniWoB++ web pages, docs/WEB.md)",
     )
     p.add_argument(
         "--eval-split",
