@@ -102,7 +102,7 @@ class Task(ABC):
 
     def __init__(self, params: dict[str, Any], phrasing: int = 0) -> None:
         self.validate_params(params)
-        count = len(self.phrasings) or (1 if self.page_instruction else 0)  # a page's instruction is phrasing 0
+        count = len(self.phrasings) or int(self.page_instruction)  # a page's instruction is phrasing 0
         if not 0 <= phrasing < count:
             raise ParamError(f"{self.name}: phrasing must be in [0, {count}), got {phrasing}")
         self.params = dict(params)

@@ -1,10 +1,15 @@
 """Suites of templates and the splits that keep training and evaluation apart.
 
-Suites: ``smoke`` (a handful of one-step tasks, for quick end-to-end checks), ``easy`` (every easy
-template), ``standard`` (every template), ``quickstart`` (the main job's 17 templates: demonstrated ones,
-reward-only ones and held-out ones, ``QUICKSTART_DEMOS`` / ``QUICKSTART_REWARD_ONLY`` /
-``QUICKSTART_HELD_OUT``) and ``quickstart-demos`` (its demonstrated templates alone). Splits, by the
-parameter seed modulo ``TEST_MODULUS``:
+Suites of phone templates (source ``gui-grpo``, Android devices): ``smoke`` (a handful of one-step tasks,
+for quick end-to-end checks), ``easy`` (every easy phone template), ``standard`` (every phone template),
+``quickstart`` (the main job's 17 templates: demonstrated ones, reward-only ones and held-out ones,
+``QUICKSTART_DEMOS`` / ``QUICKSTART_REWARD_ONLY`` / ``QUICKSTART_HELD_OUT``) and ``quickstart-demos`` (its
+demonstrated templates alone). Suites of MiniWoB++ pages (source ``miniwob``, web pages:
+``tasks.miniwob_tasks``): ``miniwob-easy`` (single-screen click and type pages with scripted solvers)
+``miniwob-demos`` (``MINIWOB_DEMOS``: the 10 of them the ``miniwob`` preset demonstrates; docs/WEB.md) and
+``miniwob`` (every page that runs headless with the device's actions; most have no solver, so
+``tasks verify`` and demonstrations need ``miniwob-easy``). Splits, by the parameter seed modulo
+``TEST_MODULUS``:
 
 - ``train``: seeds with remainder 2, 3 or 4, templates not held out;
 - ``validation``: remainder 1 (for development: choices are made here, never on the test split);
@@ -12,8 +17,8 @@ parameter seed modulo ``TEST_MODULUS``:
 - ``heldout``: the suite's held-out templates (unseen templates, for generalisation), any seed;
 - ``all``: everything in the suite.
 
-Held-out templates are ``HELD_OUT`` for every suite but the quickstart ones, which hold out
-``QUICKSTART_HELD_OUT``.
+Held-out templates are ``HELD_OUT`` for the phone suites but the quickstart ones, which hold out
+``QUICKSTART_HELD_OUT``; the MiniWoB suites hold out none (their ``heldout`` split is empty).
 
 ``instances(suite, split, n, seed)`` cycles through the split's templates in an order drawn from ``seed``
 and gives each a parameter seed from the split, so the same arguments always give the same instances.
@@ -43,7 +48,9 @@ TEMPLATE_MODULES: tuple[str, ...] = (
     "tasks.clock_tasks",
     "tasks.notes_tasks",
     "tasks.calculator_tasks",
+    "tasks.miniwob_tasks",
 )
+SOURCES: tuple[str, ...] = ("gui-grpo", "miniwob")
 SMOKE: tuple[str, ...] = (
     "settings.wifi_off",
     "settings.bluetooth_on",
@@ -88,17 +95,38 @@ QUICKSTART_REWARD_ONLY: tuple[str, ...] = (
 QUICKSTART_HELD_OUT: frozenset[str] = frozenset(
     {"settings.dark_theme_off", "settings.wifi_on", "contacts.delete"}
 )
+# The miniwob preset's demonstrated pages (D; docs/WEB.md); the rest of miniwob-easy is its reward-only R.
+MINIWOB_DEMOS: tuple[str, ...] = (
+    "miniwob.click-test",
+    "miniwob.click-button",
+    "miniwob.click-link",
+    "miniwob.click-dialog",
+    "miniwob.click-tab",
+    "miniwob.focus-text",
+    "miniwob.enter-text",
+    "miniwob.click-checkboxes",
+    "miniwob.login-user",
+    "miniwob.choose-list",
+)
 
 
-def load_templates() -> list[type[Task]]:
-    """Import every template module and return all registered templates, sorted by name."""
+def load_templates(source: str = "gui-grpo") -> list[type[Task]]:
+    """Import every template module (so ``get_task`` knows every name) and return the registered
+    templates of ``source`` (``gui-grpo``: the phone templates; ``miniwob``; ``all``), sorted by name."""
+    if source not in (*SOURCES, "all"):
+        raise TaskError(f"unknown template source {source!r}; known sources: {', '.join(SOURCES)}, all")
     for module in TEMPLATE_MODULES:
         importlib.import_module(module)
-    return all_tasks()
+    return [t for t in all_tasks() if source in ("all", t.source)]
 
 
 def suite_templates(suite: str) -> list[type[Task]]:
     """The templates of ``suite``; an unknown name raises ``TaskError`` listing the known ones."""
+    if suite in ("miniwob", "miniwob-easy", "miniwob-demos"):
+        pages = load_templates("miniwob")  # the easy ones are tasks.miniwob_tasks.MINIWOB_EASY
+        if suite == "miniwob-demos":
+            return [t for t in pages if t.name in MINIWOB_DEMOS]
+        return pages if suite == "miniwob" else [t for t in pages if t.difficulty == "easy"]
     templates = load_templates()
     if suite == "standard":
         return templates
@@ -115,11 +143,14 @@ def suite_templates(suite: str) -> list[type[Task]]:
     raise TaskError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}")
 
 
-SUITES: tuple[str, ...] = ("smoke", "easy", "standard", "quickstart", "quickstart-demos")
+SUITES: tuple[str, ...] = ("smoke", "easy", "standard", "quickstart", "quickstart-demos", "miniwob-easy",
+                           "miniwob-demos", "miniwob")
 
 
 def held_out(suite: str) -> frozenset[str]:
     """The templates ``suite`` never trains on (its ``heldout`` split)."""
+    if suite.startswith("miniwob"):
+        return frozenset()
     return QUICKSTART_HELD_OUT if suite.startswith("quickstart") else HELD_OUT
 
 
