@@ -161,6 +161,8 @@ class MiniWobTask(Task):
     ends_itself: ClassVar[bool] = True
     params_schema: ClassVar[dict[str, Param]] = {"page_seed": Param(int, min=0, max=2**31 - 1)}
     page: ClassVar[str]
+    solved: ClassVar[bool] = False
+    """Whether the page has a scripted solver (``oracle`` raises ``TaskError`` otherwise)."""
 
     @classmethod
     def sample_params(cls, rng: random.Random) -> dict[str, Any]:
@@ -217,6 +219,7 @@ def _template(page: str) -> type[MiniWobTask]:
     attrs = {
         "name": f"miniwob.{page}", "page": page, "difficulty": difficulty, "__module__": __name__,
         "max_steps": MAX_STEPS.get(page, DEFAULT_STEPS), "__doc__": f"MiniWoB++'s {page} page.",
+        "solved": page in SOLVERS,
     }
     return register(type(_class_name(page), (MiniWobTask,), attrs))  # type: ignore[return-value]
 
