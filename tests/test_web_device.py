@@ -136,9 +136,6 @@ def test_swipe_up_scrolls_a_tall_page_by_the_drag(web, tmp_path):
     assert web.evaluate("scrollY") == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "screenshot clips at (0, 0) of the document, not of the viewport: on a scrolled page it shows the "
-    "top of the document, blank where that is not rendered, instead of what is on the screen"))
 def test_a_screenshot_of_a_scrolled_page_shows_the_viewport(web, tmp_path):
     load(web, tmp_path, BANDS)
     assert web.screenshot().getpixel((80, 5)) == (255, 0, 0)
@@ -147,9 +144,6 @@ def test_a_screenshot_of_a_scrolled_page_shows_the_viewport(web, tmp_path):
     assert (shot.getpixel((80, 5)), shot.getpixel((80, 160))) == ((0, 255, 0), (0, 0, 255))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "swipe returns before the wheel scroll reaches the page: scrollY (and elements() bounds) stay at "
-    "the old position until a frame is rendered; only a screenshot in between hides it"))
 def test_the_page_is_scrolled_when_swipe_returns(web, tmp_path):
     load(web, tmp_path, BANDS)
     web.swipe(80, 180, 80, 30, 100)
@@ -189,9 +183,6 @@ def test_a_newline_in_the_text_is_an_enter_key(web, tmp_path):
     assert [e["key"] for e in events(web, "keydown")].count("Enter") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "type_text sends a tab character as a Tab key press: focus leaves the field and the rest of the "
-    "text is lost, while AndroidDevice refuses control characters (UntypeableText)"))
 def test_control_characters_other_than_newline_are_refused(web, tmp_path):
     load(web, tmp_path, "<input id=f><input id=g>")
     tap_field(web)
@@ -319,17 +310,12 @@ def test_elements_follow_what_the_user_did(web, tmp_path):
     assert scrolled["wide"].bounds == (100, 70, 160, 100)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ELEMENTS_JS keeps disabled controls, which Android's number_elements leaves out (enabled=false)"))
 def test_disabled_controls_are_not_elements(web, tmp_path):
     load(web, tmp_path, "<button id=on>On</button><button id=off disabled>Off</button>"
                         "<fieldset disabled><input id=inside></fieldset>")
     assert [e.resource_id for e in web.elements()] == ["on"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ELEMENTS_JS looks at the element's own opacity only: a button in a transparent (opacity 0) "
-    "container is listed though nothing of it is on the screen"))
 def test_elements_in_a_transparent_container_are_not_elements(web, tmp_path):
     load(web, tmp_path, "<button id=on>On</button>"
                         "<div style='opacity:0'><button id=ghost>Ghost</button></div>")
@@ -427,9 +413,6 @@ def test_a_killed_browser_fails_the_next_call_and_the_one_after_works(own_pages,
     assert web.browser.restarts == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "after a restart only the call that found the browser dead raises; the browser's other pages "
-    "silently continue on blank pages, so their episodes go on acting on about:blank"))
 def test_every_page_of_a_killed_browser_reports_its_page_lost(own_pages, tmp_path):
     first, second = own_pages
     load(first, tmp_path, BUTTON)
@@ -465,16 +448,11 @@ def test_closing_every_page_stops_the_browser(own_pages, tmp_path):
         pytest.fail(f"processes of the browser's group {pid} outlived it by 10 s")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "goto ignores Page.navigate's errorText: a missing file 'loads' Chromium's error page without error"))
 def test_goto_a_missing_file_raises(web, tmp_path):
     with pytest.raises(DeviceError, match="ERR_FILE_NOT_FOUND"):
         web.goto((tmp_path / "missing.html").as_uri())
 
 
-@pytest.mark.xfail(strict=True, raises=DeviceError, reason=(
-    "goto('about:blank') waits for location.href to leave about:blank, so it never returns before "
-    "LOAD_TIMEOUT_S and then raises DeviceError"))
 def test_goto_about_blank_returns_at_once(web, tmp_path, monkeypatch):
     load(web, tmp_path, BUTTON)
     monkeypatch.setattr(web_device, "LOAD_TIMEOUT_S", 1.0)
@@ -497,10 +475,6 @@ def group_members(pgid: int) -> dict[int, str]:
     return members
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Browser._stop kills only the main chromium process; its renderers and helpers exit on their own "
-    "later (and meanwhile may write into the profile it removes, leaving /tmp/gui-grpo-chromium-*), "
-    "and one that does not exit by itself (here: stopped) outlives the browser"))
 def test_closing_kills_every_process_of_the_browser(own_pages):
     first, second = own_pages
     pid = first.browser.pid

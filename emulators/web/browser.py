@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -67,6 +68,7 @@ class Browser:
         self.restarts = 0
         self._count = pages
         self._open_pages = set(range(pages))
+        self._blanked: set[int] = set()  # pages a restart emptied that have not been told yet
         self._lock = threading.RLock()
         self._process: subprocess.Popen[bytes] | None = None
         self._profile: str | None = None
@@ -132,8 +134,10 @@ class Browser:
             self._cdp.close()
             self._cdp = None
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
+            try:  # the whole process group: renderers and helpers too (start_new_session made it)
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
             try:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -153,11 +157,13 @@ class Browser:
                 and self._cdp is not None and self._cdp.alive)
 
     def restart(self) -> None:
-        """A fresh process with the same number of blank pages."""
+        """A fresh process with the same number of blank pages; each page's next call (but a navigation)
+        raises ``DeviceUnreachable`` once, so no episode goes on acting on a blank page."""
         with self._lock:
             self._stop()
             self.restarts += 1
             self._start()
+            self._blanked = set(self._open_pages)
 
     def close(self) -> None:
         with self._lock:
@@ -177,12 +183,20 @@ class Browser:
         assert self._cdp is not None
         return self._cdp.send(method, params, session=session)
 
-    def send(self, page: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def send(
+        self, page: int, method: str, params: dict[str, Any] | None = None, *, navigation: bool = False
+    ) -> dict[str, Any]:
         """One CDP command to page ``page``. A dead browser is restarted and the call raises
-        ``DeviceUnreachable`` (what the page showed is gone)."""
+        ``DeviceUnreachable`` (what the page showed is gone); so does the next call of each other page,
+        unless it is a ``navigation`` (a task setup loading its page starts afresh)."""
         with self._lock:
             if not self.alive:
-                self._restart_after_death()
+                self._restart_after_death(page)
+            if page in self._blanked:
+                self._blanked.discard(page)
+                if not navigation:
+                    raise DeviceUnreachable(
+                        f"the browser was restarted (restart {self.restarts}); this page's episode is lost")
             cdp, session = self._cdp, self.sessions[page]
         assert cdp is not None
         try:
@@ -190,12 +204,13 @@ class Browser:
         except DeviceUnreachable:
             with self._lock:
                 if not self.alive:
-                    self._restart_after_death()
+                    self._restart_after_death(page)
             raise
 
-    def _restart_after_death(self) -> None:
+    def _restart_after_death(self, page: int) -> None:
         why = "the process exited" if self._process is None or self._process.poll() is not None else (
             "its DevTools connection closed")
         self.restart()
+        self._blanked.discard(page)  # told now, by the error below
         raise DeviceUnreachable(
             f"the browser died ({why}); restarted it with blank pages, this episode is lost")

@@ -15,6 +15,7 @@ import base64
 import io
 import json
 import time
+import unicodedata
 from typing import Any
 
 from PIL import Image
@@ -22,7 +23,7 @@ from PIL import Image
 from emulators.actions import KEYCODE_NAMES, keycode_number
 from emulators.device import GuiDevice
 from emulators.elements import Element
-from emulators.errors import DeviceError, InvalidAction
+from emulators.errors import DeviceError, InvalidAction, UntypeableText
 from emulators.web.browser import Browser
 from emulators.web.elements import ELEMENTS_JS, elements_from_page
 
@@ -36,6 +37,8 @@ DOM_KEYS: dict[str, tuple[str, str, int]] = {
     "DPAD_CENTER": ("Enter", "Enter", 13),
 }
 SWIPE_MOVES = 8
+NEXT_FRAMES = "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+LOADED = "window.__gui_grpo_old === undefined && document.readyState === 'complete'"  # the new document
 LOAD_TIMEOUT_S = 20.0
 
 
@@ -59,12 +62,11 @@ class WebDevice(GuiDevice):
 
     def screenshot(self) -> Image.Image:
         width, height = self.browser.size
-        shot = self._send("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": False,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        })
-        image = Image.open(io.BytesIO(base64.b64decode(shot["data"])))
-        return image.convert("RGB")
+        shot = self._send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False})
+        image = Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
+        if image.size != (width, height):
+            raise DeviceError(f"{self.name}: the screenshot is {image.size}, not the page's {width}x{height}")
+        return image
 
     def elements(self) -> list[Element]:
         return elements_from_page(self.evaluate(ELEMENTS_JS))
@@ -92,9 +94,14 @@ class WebDevice(GuiDevice):
         self._mouse("mouseReleased", x2, y2)
         self._send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x2, "y": y2,
                                                 "deltaX": x1 - x2, "deltaY": y1 - y2})
+        self.evaluate(NEXT_FRAMES)  # the scroll is applied by the compositor: wait until the page has it
 
     def type_text(self, text: str) -> None:
-        """One key press per character into the focused element; a newline presses Enter."""
+        """One key press per character into the focused element; a newline presses Enter. Other control
+        characters are refused (``UntypeableText``), as on Android: a tab would move the focus away."""
+        bad = next((ch for ch in text if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")), None)
+        if bad is not None:
+            raise UntypeableText(f"cannot type the control character {bad!r} (U+{ord(bad):04X})")
         for ch in text:
             if ch == "\n":
                 self._key_press(DOM_KEYS["ENTER"])
@@ -117,9 +124,13 @@ class WebDevice(GuiDevice):
 
     def goto(self, url: str) -> None:
         """Load ``url`` and wait until the document has loaded."""
-        self._send("Page.navigate", {"url": url})
+        self.browser.send(self.page, "Runtime.evaluate", {"expression": "window.__gui_grpo_old = true"},
+                          navigation=True)
+        reply = self.browser.send(self.page, "Page.navigate", {"url": url}, navigation=True)
+        if reply.get("errorText"):
+            raise DeviceError(f"{self.name}: cannot load {url}: {reply['errorText']}")
         deadline = time.monotonic() + LOAD_TIMEOUT_S
-        while self.evaluate("location.href === 'about:blank' ? '' : document.readyState") != "complete":
+        while self.evaluate(LOADED) is not True:
             if time.monotonic() > deadline:
                 raise DeviceError(f"{self.name}: {url} did not load within {LOAD_TIMEOUT_S:g} s")
             time.sleep(0.01)

@@ -2,8 +2,9 @@
 
 ``ELEMENTS_JS`` walks the DOM in document order and keeps what a person can act on and see: links,
 buttons, form fields, elements with an ARIA widget role, a click handler (``onclick`` or jQuery's), a
-``tabindex``, ``contenteditable``, or a pointer cursor their parent does not have; each inside the
-viewport, not hidden, not covered at its centre by another element. Labels follow what a screen reader
+``tabindex``, ``contenteditable``, or a pointer cursor their parent does not have; each enabled, inside
+the viewport, visible (not hidden, not transparent itself or through an ancestor), not covered at its
+centre by another element. Labels follow what a screen reader
 says: the element's visible text (a field's value), else ``aria-label``, ``title``, ``placeholder``,
 ``alt`` or the text of its ``<label>``. Bounds are CSS pixels of the viewport = device pixels.
 """
@@ -50,8 +51,9 @@ ELEMENTS_JS = r"""
   const out = [];
   for (const e of document.querySelectorAll("body *")) {
     if (!interactive(e)) continue;
+    if (e.matches(":disabled") || e.getAttribute("aria-disabled") === "true") continue;
+    if (!e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
     const style = getComputedStyle(e);
-    if (style.visibility === "hidden" || parseFloat(style.opacity) === 0) continue;
     const r = e.getBoundingClientRect();
     const x1 = Math.max(0, r.left), y1 = Math.max(0, r.top);
     const x2 = Math.min(W, r.right), y2 = Math.min(H, r.bottom);
