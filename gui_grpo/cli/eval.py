@@ -66,12 +66,12 @@ def build_config(args: argparse.Namespace):  # -> EvalConfig
 def _check_suite(cfg) -> None:
     from emulators.errors import BadDeviceSpec
     from emulators.specs import parse_device_spec
-    from tasks.base import TaskError
+    from tasks.base import TaskError, check_device_kind
     from tasks.suites import split_templates
 
     try:
-        parse_device_spec(cfg.devices)
-        split_templates(cfg.suite, cfg.split)
+        spec = parse_device_spec(cfg.devices)
+        check_device_kind(split_templates(cfg.suite, cfg.split), spec.kind, cfg.devices)
     except (TaskError, BadDeviceSpec) as e:
         raise UserError(str(e).splitlines()[0]) from e
 
