@@ -23,7 +23,8 @@ from the instance seed.
 
 ``MINIWOB_EASY`` (suite ``miniwob-easy``) are single-screen click and type tasks with solvers;
 ``MINIWOB_PAGES`` (suite ``miniwob``) is every page of ``html/miniwob`` that runs headless with the
-device's actions; ``LEFT_OUT`` says why each other page is not a template. The ``html/flight`` pages
+device's actions (a few more of them have solvers: ``solved``); ``LEFT_OUT`` says why each other page
+is not a template. The ``html/flight`` pages
 (multi-page flight-booking sites, no core.js episode) are not templates either.
 """
 

@@ -30,6 +30,7 @@ except BrowserMissing as e:
     pytest.skip(f"no Chromium to drive ({e})", allow_module_level=True)
 
 EASY = [t.name for t in suite_templates("miniwob-easy")]
+SOLVED_BEYOND_EASY = [t.name for t in suite_templates("miniwob") if t.solved and t.difficulty != "easy"]
 SEEDS = (*template_seeds("train", 2), *template_seeds("test", 1))  # 2, 3 (train) and 0 (test)
 
 
@@ -86,6 +87,15 @@ def test_the_solver_earns_reward_1_and_doing_nothing_0(name: str, seed: int, pag
 
     initial = task.setup(page)  # the same page, reloaded: a fresh start
     assert not task.finished(page) and task.check(page, Episode(initial, claimed_status="success")) == 0.0
+
+
+@pytest.mark.parametrize("name", SOLVED_BEYOND_EASY)
+def test_solvers_beyond_the_easy_suite_earn_reward_1(name: str, page: WebDevice) -> None:
+    task = get_task(name).sample(SEEDS[0])
+    initial = task.setup(page)
+    steps, early = solve(task, page)
+    assert task.finished(page) and not early and task.check(page, Episode(initial)) == 1.0
+    assert steps + 1 <= task.max_steps
 
 
 @pytest.mark.parametrize("name", EASY)
