@@ -191,10 +191,6 @@ def test_control_characters_other_than_newline_are_refused(web, tmp_path):
     assert web.evaluate("f.value + '|' + g.value") == "|"
 
 
-@pytest.mark.xfail(strict=True, raises=UntypeableText, reason=(
-    "type_text refuses Unicode format characters (category Cf) as well as control characters (Cc): the "
-    "zero-width joiner of emoji sequences, right-to-left marks and soft hyphens are refused, though a "
-    "page takes them as plain text; only Cc characters move the focus or edit"))
 def test_format_characters_are_typed_as_text(web, tmp_path):
     load(web, tmp_path, "<input id=f style='width:150px'>")
     tap_field(web)
@@ -504,9 +500,6 @@ def test_closing_kills_every_process_of_the_browser(own_pages):
             os.kill(helper, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, raises=DeviceError, reason=(
-    "goto waits for a new document (window.__gui_grpo_old undefined), but a same-document navigation "
-    "(only the #fragment changes) keeps the document, so goto waits LOAD_TIMEOUT_S and raises"))
 def test_goto_a_fragment_of_the_current_page_returns_at_once(web, tmp_path, monkeypatch):
     url = load(web, tmp_path, BUTTON)
     monkeypatch.setattr(web_device, "LOAD_TIMEOUT_S", 1.0)

@@ -99,7 +99,7 @@ class WebDevice(GuiDevice):
     def type_text(self, text: str) -> None:
         """One key press per character into the focused element; a newline presses Enter. Other control
         characters are refused (``UntypeableText``), as on Android: a tab would move the focus away."""
-        bad = next((ch for ch in text if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf")), None)
+        bad = next((ch for ch in text if ch != "\n" and unicodedata.category(ch) == "Cc"), None)
         if bad is not None:
             raise UntypeableText(f"cannot type the control character {bad!r} (U+{ord(bad):04X})")
         for ch in text:
@@ -129,6 +129,8 @@ class WebDevice(GuiDevice):
         reply = self.browser.send(self.page, "Page.navigate", {"url": url}, navigation=True)
         if reply.get("errorText"):
             raise DeviceError(f"{self.name}: cannot load {url}: {reply['errorText']}")
+        if "loaderId" not in reply:
+            return  # a fragment of the current document: no new document to wait for
         deadline = time.monotonic() + LOAD_TIMEOUT_S
         while self.evaluate(LOADED) is not True:
             if time.monotonic() > deadline:

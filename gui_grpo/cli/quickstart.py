@@ -198,20 +198,14 @@ PRESETS: dict[str, Preset] = {
     ),
     "miniwob-smoke": Preset(
         "miniwob-smoke",
-        grpo=dataclasses.replace(
-            MINIWOB_GRPO, steps=1,
-            rollout=dataclasses.replace(
-                MINIWOB_GRPO.rollout, devices="web:2", groups_per_step=1, group_size=2, max_steps=3
-            ),
-        ),
+        grpo=dataclasses.replace(MINIWOB_GRPO, steps=1, rollout=dataclasses.replace(
+            MINIWOB_GRPO.rollout, devices="web:2", groups_per_step=1, group_size=2, max_steps=3)),
         warm=warm_start_config(epochs=2, max_minutes=0.5),
         out="runs/miniwob-smoke",
         demo_suite="miniwob-demos",
         demo_seeds=1,
         control=True,
-        eval_episodes=4,
-        heldout_episodes=0,
-        eval_batch=4,
+        eval_episodes=4, heldout_episodes=0, eval_batch=4,
     ),
     "quickstart-v1": Preset(
         "quickstart-v1", grpo=copy.deepcopy(QUICKSTART_V1_GRPO), out="runs/quickstart-v1"
