@@ -52,8 +52,8 @@ def find(device: WebDevice, kind: str | None = None, *, text: str | None = None,
     raise OracleError(f"no element with {want} on the page; it shows: {_shown(device)}")
 
 
-def of_kind(device: WebDevice, kind: str) -> list[Element]:
-    return [el for el in device.elements() if el.class_name == f"web.{kind}"]
+def of_kind(device: WebDevice, *kinds: str) -> list[Element]:
+    return [el for el in device.elements() if el.class_name.removeprefix("web.") in kinds]
 
 
 def tap(el: Element) -> Tap:
@@ -165,7 +165,7 @@ def click_option(device: WebDevice, utterance: str) -> Iterator[Action]:
 
 
 def click_widget(device: WebDevice, utterance: str) -> Iterator[Action]:
-    # The element list calls a textarea and a text input both web.TextField: read the page's data-type.
+    # The page names its widgets by its own data-type attribute (``text``, ``textarea``, ``radio``…).
     kind = fields("click-widget", utterance)["target"]
     yield centre_of(device, f'#area [data-type="{kind}"]')
 
@@ -237,14 +237,14 @@ def enter_text_2(device: WebDevice, utterance: str) -> Iterator[Action]:
 
 def enter_password(device: WebDevice, utterance: str) -> Iterator[Action]:
     password = fields("enter-password", utterance)["target"]
-    for field in of_kind(device, "TextField")[:2]:
+    for field in of_kind(device, "TextField", "PasswordField")[:2]:
         yield from type_into(field, password)
     yield from submit(device)
 
 
 def login_user(device: WebDevice, utterance: str) -> Iterator[Action]:
     values = fields("login-user", utterance)
-    user_field, password_field = of_kind(device, "TextField")[:2]
+    user_field, password_field = of_kind(device, "TextField", "PasswordField")[:2]
     yield from type_into(user_field, values["username"])
     yield from type_into(password_field, values["password"])
     yield from submit(device, "Login")
@@ -255,7 +255,7 @@ def enter_date(device: WebDevice, utterance: str) -> Iterator[Action]:
     # at its centre lands right of the segments and selects none (typing then does nothing): tap the
     # month segment at its left end.
     date = fields("enter-date", utterance)["target"]
-    field = of_kind(device, "TextField")[0]
+    field = of_kind(device, "DateField", "TextField")[0]
     yield Tap(field.bounds[0] + 6, field.center[1])
     yield Type(date.replace("/", ""))
     yield from submit(device)

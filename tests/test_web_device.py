@@ -507,3 +507,35 @@ def test_goto_a_fragment_of_the_current_page_returns_at_once(web, tmp_path, monk
     web.goto(url + "#part")
     assert time.monotonic() - t0 < 1.0
     assert web.evaluate("location.hash") == "#part"
+
+
+# -- elements the DOM does not announce ----------------------------------------------------------------
+
+def test_elements_with_an_added_click_listener_and_svg_shapes_are_listed(web, tmp_path):
+    load(web, tmp_path, "<div id=plain>text</div><span id=lis>Pick</span>"
+                        "<svg width=150 height=60><circle id=dot cx=30 cy=30 r=20 fill=red></circle>"
+                        "<rect id=bare x=80 y=10 width=40 height=40></rect></svg>",
+         script="lis.addEventListener('click', () => {}); dot.addEventListener('mousedown', () => {});")
+    listed = {e.resource_id: e for e in web.elements()}
+    assert set(listed) == {"lis", "dot"}  # the plain div and the shape without a handler are not
+    assert listed["lis"].label == "Pick" and listed["dot"].class_name == "web.Circle"
+
+
+def test_a_partly_covered_element_is_reported_around_a_point_that_shows(web, tmp_path):
+    load(web, tmp_path, "<button id=under style='position:absolute;left:10px;top:10px;width:100px;"
+                        "height:40px'>Under</button><div style='position:absolute;left:40px;top:10px;"
+                        "width:40px;height:40px;background:#888'></div>")
+    (under,) = web.elements()
+    x, y = under.center
+    assert web.evaluate(f"document.elementFromPoint({x}, {y}).id") == "under"
+    web.tap(x, y)
+    assert [e["target"] for e in events(web, "click")] == ["under"]
+
+
+def test_a_select_lists_its_options_and_other_fields_say_what_they_are(web, tmp_path):
+    load(web, tmp_path, "<select id=s><option>Red</option><option>Green</option></select>"
+                        "<textarea id=t></textarea><input id=d type=date><input id=p type=password>")
+    kinds = {e.resource_id: (e.class_name, e.details) for e in web.elements()}
+    assert kinds == {"s": ("web.Select", ("Red", "Green")), "t": ("web.TextArea", ()),
+                     "d": ("web.DateField", ()), "p": ("web.PasswordField", ())}
+

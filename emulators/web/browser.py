@@ -22,6 +22,7 @@ from typing import Any
 
 from emulators.errors import DeviceError, DeviceUnreachable
 from emulators.web.cdp import CdpConnection
+from emulators.web.elements import LISTENERS_JS
 
 BROWSER_ENV = "GUI_GRPO_CHROMIUM"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "chrome")
@@ -127,6 +128,7 @@ class Browser:
         self._cdp_send("Emulation.setDeviceMetricsOverride",
                        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
         self._cdp_send("Page.enable", {}, session)
+        self._cdp_send("Page.addScriptToEvaluateOnNewDocument", {"source": LISTENERS_JS}, session)
         self._cdp_send("Runtime.enable", {}, session)
 
     def _stop(self) -> None:

@@ -112,8 +112,11 @@ class WebDevice(GuiDevice):
 
     def key(self, key: str | int) -> None:
         name = KEYCODE_NAMES[keycode_number(key)]
-        if name == "BACK":
-            self.evaluate("history.back()")
+        if name == "BACK":  # the history's previous entry, if there is one (a navigation, not a key)
+            history = self._send("Page.getNavigationHistory", {})
+            if history["currentIndex"] > 0:
+                entry = history["entries"][history["currentIndex"] - 1]
+                self._send("Page.navigateToHistoryEntry", {"entryId": entry["id"]})
             return
         if name not in DOM_KEYS:
             known = ", ".join(sorted(DOM_KEYS))

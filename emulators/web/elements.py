@@ -1,10 +1,12 @@
 """Numbered interactive elements of a web page, in the ``Element`` form prompts and the parser use.
 
 ``ELEMENTS_JS`` walks the DOM in document order and keeps what a person can act on and see: links,
-buttons, form fields, elements with an ARIA widget role, a click handler (``onclick`` or jQuery's), a
+buttons, form fields, elements with an ARIA widget role, a click handler (``onclick``, jQuery's, or
+one added with ``addEventListener``, recorded by ``LISTENERS_JS``; SVG shapes only with one), a
 ``tabindex``, ``contenteditable``, or a pointer cursor their parent does not have; each enabled, inside
 the viewport, visible (not hidden, not transparent itself or through an ancestor), not covered at its
-centre by another element. Labels follow what a screen reader
+centre by another element (else reported around the first of four inner points that shows). A
+``<select>`` carries its options' texts as ``details``. Labels follow what a screen reader
 says: the element's visible text (a field's value), else ``aria-label``, ``title``, ``placeholder``,
 ``alt`` or the text of its ``<label>``. Bounds are CSS pixels of the viewport = device pixels.
 """
@@ -16,6 +18,24 @@ from typing import Any
 from emulators.elements import Element
 
 MAX_LABEL = 80
+MAX_OPTIONS = 20  # a <select>'s choices, shown with it (its native popup is not part of the page)
+
+LISTENERS_JS = r"""
+(() => {
+  if (window.__guiGrpoListened) return;
+  const listened = new WeakSet();
+  Object.defineProperty(window, "__guiGrpoListened", {value: listened});
+  const add = EventTarget.prototype.addEventListener;
+  const CLICKS = new Set(["click", "mousedown", "mouseup", "pointerdown", "pointerup", "touchstart"]);
+  EventTarget.prototype.addEventListener = function (type, listener, options) {
+    if (CLICKS.has(type) && this instanceof Element) listened.add(this);
+    return add.call(this, type, listener, options);
+  };
+})();
+"""
+"""Run in every page before its own scripts (``Page.addScriptToEvaluateOnNewDocument``): remembers which
+elements get a click listener through ``addEventListener`` (d3's ``.on``, plain DOM code), which the DOM
+does not show otherwise."""
 
 ELEMENTS_JS = r"""
 (() => {
@@ -24,8 +44,10 @@ ELEMENTS_JS = r"""
                          "textbox", "slider", "combobox", "treeitem", "listitem", "spinbutton"]);
   const TAGS = new Set(["A", "BUTTON", "INPUT", "SELECT", "TEXTAREA", "OPTION", "SUMMARY", "LABEL"]);
   const jq = window.jQuery;
+  const listened = window.__guiGrpoListened;  // elements given a click listener (LISTENERS_JS)
   const hasHandler = (e) => {
     if (e.onclick || e.onmousedown || e.onmouseup) return true;
+    if (listened && listened.has(e)) return true;
     if (!jq || !jq._data) return false;
     const ev = jq._data(e, "events");
     return !!(ev && (ev.click || ev.mousedown || ev.mouseup));
@@ -35,6 +57,7 @@ ELEMENTS_JS = r"""
     const role = e.getAttribute("role");
     if (role && ROLES.has(role)) return true;
     if (e.isContentEditable && !(e.parentElement && e.parentElement.isContentEditable)) return true;
+    if (e instanceof SVGElement && !hasHandler(e)) return false;  // SVG shapes count only with a handler
     if (e.hasAttribute("tabindex") && e.getAttribute("tabindex") !== "-1") return true;
     if (hasHandler(e)) return true;
     const cursor = getComputedStyle(e).cursor;
@@ -58,23 +81,36 @@ ELEMENTS_JS = r"""
     const x1 = Math.max(0, r.left), y1 = Math.max(0, r.top);
     const x2 = Math.min(W, r.right), y2 = Math.min(H, r.bottom);
     if (x2 - x1 < 1 || y2 - y1 < 1) continue;
-    const cx = (x1 + x2) / 2, cy = (y1 + y2) / 2, top = document.elementFromPoint(cx, cy);
-    if (top && top !== e && !e.contains(top) && !(top.contains(e) && top.tagName === "LABEL")) continue;
+    // Visible where a tap lands: the centre, else the first of four inner points no other element covers;
+    // a partly covered element is reported around its visible point, so its centre is tappable.
+    const mine = (x, y) => {
+      const top = document.elementFromPoint(x, y);
+      return !top || top === e || e.contains(top) || (top.contains(e) && top.tagName === "LABEL");
+    };
+    const w = x2 - x1, h = y2 - y1;
+    const points = [[0.5, 0.5], [0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]];
+    const hit = points.find(([fx, fy]) => mine(x1 + fx * w, y1 + fy * h));
+    if (!hit) continue;
+    const box = hit[0] === 0.5 ? [x1, y1, x2, y2] : (() => {
+      const px = x1 + hit[0] * w, py = y1 + hit[1] * h;
+      return [px - w / 4, py - h / 4, px + w / 4, py + h / 4];
+    })();
     const field = e.tagName === "INPUT" || e.tagName === "TEXTAREA" || e.tagName === "SELECT";
     const type = e.tagName === "INPUT" ? (e.type || "text") : "";
     const text = field ? (type === "checkbox" || type === "radio" ? "" : String(e.value || ""))
-                       : (e.innerText || "").trim();
+                       : String(e.innerText || e.textContent || "").trim();
+    const options = e.tagName === "SELECT" ? Array.from(e.options).map(o => o.text.trim()) : [];
     out.push({
       tag: e.tagName.toLowerCase(), type: type, role: e.getAttribute("role") || "",
       text: text, id: e.id || "",
       desc: e.getAttribute("aria-label") || e.getAttribute("title") || e.getAttribute("placeholder") ||
             e.getAttribute("alt") || labelText(e) || "",
-      bounds: [Math.round(x1), Math.round(y1), Math.round(x2), Math.round(y2)],
+      bounds: box.map(Math.round), options: options,
       checkable: type === "checkbox" || type === "radio" || e.getAttribute("role") === "checkbox",
       checked: !!e.checked || e.getAttribute("aria-checked") === "true",
       focused: document.activeElement === e,
       editable: (field && e.tagName !== "SELECT" && !["checkbox", "radio", "button", "submit", "reset",
-                 "range", "color", "file", "image"].includes(type)) || e.isContentEditable,
+                 "range", "color", "file", "image"].includes(type)) || !!e.isContentEditable,
       scrollable: e.scrollHeight > e.clientHeight + 1 && ["auto", "scroll"].includes(style.overflowY),
     });
   }
@@ -89,8 +125,11 @@ def _clip(text: str) -> str:
 
 
 _INPUT_KINDS = {"checkbox": "CheckBox", "radio": "RadioButton", "button": "Button", "submit": "Button",
-                "reset": "Button", "range": "Slider", "color": "ColorPicker", "file": "FileInput"}
-_TAG_KINDS = {"a": "Link", "button": "Button", "select": "Select", "textarea": "TextField", "label": "Label",
+                "reset": "Button", "range": "Slider", "color": "ColorPicker", "file": "FileInput",
+                "date": "DateField", "time": "TimeField", "datetime-local": "DateTimeField",
+                "month": "MonthField", "week": "WeekField", "number": "NumberField",
+                "password": "PasswordField"}
+_TAG_KINDS = {"a": "Link", "button": "Button", "select": "Select", "textarea": "TextArea", "label": "Label",
               "option": "Option", "summary": "Summary"}
 
 
@@ -119,6 +158,7 @@ def elements_from_page(items: Any) -> list[Element]:
             resource_id=item["id"], class_name=class_name(item), bounds=(x1, y1, x2, y2),
             clickable=True, checkable=bool(item["checkable"]), checked=bool(item["checked"]),
             focused=bool(item["focused"]), scrollable=bool(item["scrollable"]),
-            editable=bool(item["editable"]),
+            editable=bool(item.get("editable")),
+            details=tuple(_clip(o) for o in item.get("options") or ())[:MAX_OPTIONS],
         ))
     return elements
