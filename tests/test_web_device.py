@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -539,3 +541,28 @@ def test_a_select_lists_its_options_and_other_fields_say_what_they_are(web, tmp_
     assert kinds == {"s": ("web.Select", ("Red", "Green")), "t": ("web.TextArea", ()),
                      "d": ("web.DateField", ()), "p": ("web.PasswordField", ())}
 
+
+
+KILLED_OWNER = """
+import os, signal
+from emulators.web import open_web_devices
+page = open_web_devices(1)[0]
+print(page.browser.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_browser_does_not_outlive_a_killed_process_that_started_it(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", KILLED_OWNER], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == -signal.SIGKILL
+    pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(pid, signal.SIGKILL)
+    pytest.fail(f"the browser's process group {pid} outlived its owner by 10 s")
