@@ -39,7 +39,8 @@ def play(
     initial_state: dict,
     on_step: StepHook | None = None,
 ) -> Episode:
-    """Run ``actions`` (a generator may observe ``device`` between them) and return the episode."""
+    """Run ``actions`` (a generator may observe ``device`` between them) and return the episode; a task
+    that ends itself stops the play after the action that finished it."""
     episode = Episode(initial_state=initial_state)
     for action in actions:
         if episode.steps >= task.max_steps:
@@ -55,6 +56,8 @@ def play(
             episode.claimed_status = action.status
             break
         device.execute(action)
+        if task.ends_itself and task.finished(device):
+            break  # the environment ended the episode (a MiniWoB page's done), as a rollout would see it
     return episode
 
 

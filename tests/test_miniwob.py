@@ -181,3 +181,12 @@ def test_tasks_list_by_source() -> None:
     rows = json.loads(out)
     assert code == 0 and {r["name"] for r in rows} == set(EASY)
     assert all(r["oracle"] and r["portability"] == "web" and "miniwob-easy" in r["suites"] for r in rows)
+
+
+def test_an_oracle_play_stops_when_the_page_ends_the_episode(page: WebDevice) -> None:
+    from tasks.runner import run_oracle
+
+    outcome = run_oracle(get_task("miniwob.click-button").sample(2), page)
+    assert outcome.score == 1.0
+    assert outcome.episode.actions and not isinstance(outcome.episode.actions[-1], Terminate)
+    assert outcome.episode.claimed_status is None  # the page said done; nobody had to claim it
