@@ -106,3 +106,50 @@ def test_miniwob_smoke_preset_end_to_end(tmp_path: Path) -> None:
     played = (run / "eval_grpo_test" / "episodes.jsonl").read_text().splitlines()
     episodes = [json.loads(line) for line in played]
     assert episodes and all(e["device"].startswith("web:") for e in episodes)
+
+
+def test_a_browser_killed_during_an_evaluation_loses_one_episode_and_the_rest_play(
+    tiny_model_dir: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from gui_grpo.rollout.devices import open_devices
+
+    pages: list = []
+
+    def connect(spec):  # the evaluation's own web:1, kept at hand to kill its browser
+        pages.extend(open_devices(spec))
+        return list(pages)
+
+    def progress(done: int, total: int, successes: int) -> None:
+        if done == 1:
+            os.killpg(pages[0].browser.pid, signal.SIGKILL)
+
+    cfg = EvalConfig(model=tiny_model_dir, out=str(tmp_path / "eval"), suite="miniwob-easy", episodes=3,
+                     devices="web:1", max_steps=2, max_new_tokens=40)
+    summary = run_evaluation(cfg, connect=connect, progress=progress)
+    records = [json.loads(line) for line in (tmp_path / "eval" / "episodes.jsonl").read_text().splitlines()]
+    assert [r["lost"] is not None for r in records] == [False, True, False]
+    assert "restarted" in records[1]["lost"]
+    assert summary["lost_devices"] == [] and pages[0].browser.restarts == 1
+
+
+def test_the_gymnasium_env_on_a_web_page(tmp_path: Path) -> None:
+    from gui_grpo.policy.actions import format_action
+    from gui_grpo.rollout.env import PhoneEnv, web_factory
+    from tasks.base import get_task
+
+    task = get_task("miniwob.click-button").sample(2)
+    env = PhoneEnv(web_factory(), [task])
+    try:
+        obs, info = env.reset(seed=0)
+        assert obs["screenshot"].shape == (210, 160, 3) and obs["instruction"] == task.instruction
+        assert "Button" in obs["elements"]
+        tap = next(iter(task.oracle(env.device)))
+        text = format_action(tap, family=env.family, image_size=env.model_image_size(),
+                             screen_size=env.screen_size, action_format=env.action_format)
+        obs, reward, terminated, truncated, info = env.step(text)
+        assert (reward, terminated, truncated) == (1.0, True, False)  # the page ended the episode
+    finally:
+        env.close()
