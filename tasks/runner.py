@@ -17,6 +17,8 @@ from tasks.base import Episode, Task
 
 StepHook = Callable[[int, DeviceAction | ControlAction], None]
 RANDOM_KEYS = ("BACK", "HOME", "ENTER", "DEL", "APP_SWITCH")
+# A web page has no HOME or APP_SWITCH, and BACK would leave the task's page.
+WEB_RANDOM_KEYS = ("ENTER", "TAB", "DEL", "ESCAPE", "SPACE")
 
 
 @dataclass
@@ -85,8 +87,10 @@ def run_guess(task: Task, device: AndroidDevice, guess: str) -> Outcome:
     return score(task, device, play(task, device, [Answer(guess)], initial))
 
 
-def random_actions(device: AndroidDevice, rng: random.Random, n: int) -> list[DeviceAction]:
-    """``n`` random taps (60%), swipes (25%) and keys (15%) inside the screen."""
+def random_actions(
+    device: AndroidDevice, rng: random.Random, n: int, keys: tuple[str, ...] = RANDOM_KEYS
+) -> list[DeviceAction]:
+    """``n`` random taps (60%), swipes (25%) and keys (15%, of ``keys``) inside the screen."""
     w, h = device.screen_size
     out: list[DeviceAction] = []
     for _ in range(n):
@@ -96,12 +100,14 @@ def random_actions(device: AndroidDevice, rng: random.Random, n: int) -> list[De
         elif r < 0.85:
             out.append(Swipe(rng.randrange(w), rng.randrange(h), rng.randrange(w), rng.randrange(h), 300))
         else:
-            out.append(Key(rng.choice(RANDOM_KEYS)))
+            out.append(Key(rng.choice(keys)))
     return out
 
 
 def run_random(task: Task, device: AndroidDevice, rng: random.Random) -> Outcome:
-    """Set up, then play ``max_steps`` random device actions (no answer, no terminate)."""
+    """Set up, then play ``max_steps`` random device actions (no answer, no terminate) with the keys the
+    task's kind of device has."""
     initial = task.setup(device)
-    episode = play(task, device, random_actions(device, rng, task.max_steps), initial)
+    keys = WEB_RANDOM_KEYS if task.device_kind == "web" else RANDOM_KEYS
+    episode = play(task, device, random_actions(device, rng, task.max_steps, keys), initial)
     return score(task, device, episode)

@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from emulators.actions import DeviceAction, Key
 from emulators.device import GuiDevice
-from emulators.errors import DeviceError
 from emulators.phonesim import SimDevice
 from gui_grpo.cli.main import UserError
 from tasks.base import Task, TaskError, get_task
-from tasks.runner import play, random_actions, run_do_nothing, run_oracle, score
+from tasks.runner import run_oracle
 from tasks.suites import (
     QUICKSTART_REWARD_ONLY,
     SOURCES,
@@ -44,11 +41,9 @@ from tasks.suites import (
     suite_templates,
     template_seeds,
 )
-from tasks.verify import TemplateReport, format_table, verify_template
+from tasks.verify import format_table, verify_template
 
 SIM_SEED = 0
-# Keys the random agent presses on a web page (it has no HOME or APP_SWITCH; BACK would leave the task).
-PAGE_KEYS = ("ENTER", "TAB", "DEL", "ESCAPE", "SPACE")
 MINIWOB_SUITES = tuple(s for s in SUITES if s.startswith("miniwob"))
 
 
@@ -206,56 +201,11 @@ def _devices_for(templates: list[type[Task]]) -> Iterator[Callable[[], GuiDevice
         page.close()
 
 
-def verify_on_page(cls: type[Task], page: GuiDevice, seeds: list[int]) -> TemplateReport:
-    """``verify_template`` for a web template: the oracle, doing nothing and a random agent whose keys
-    are the page's (``PAGE_KEYS``) and who stops when the page ends the episode, each on a fresh setup."""
-    report = TemplateReport(cls.name, cls.app, cls.difficulty, cls.information, seeds=len(seeds))
-    oracle, nothing, rand, steps = [], [], [], []
-    for seed in seeds:
-        task = cls.sample(seed)
-        try:
-            outcome = run_oracle(task, page)
-            oracle.append(outcome.score)
-            steps.append(float(outcome.episode.steps))
-            if outcome.score < 1.0:
-                report.errors.append(f"seed {seed}: oracle scored {outcome.score}")
-            nothing.append(run_do_nothing(task, page).score)
-            rng = random.Random(f"random-agent:{cls.name}:{seed}")
-            moves = [Key(rng.choice(PAGE_KEYS)) if isinstance(a, Key) else a
-                     for a in random_actions(page, rng, task.max_steps)]
-            initial = task.setup(page)
-            episode = play(task, page, _until_finished(task, page, moves), initial)
-            rand.append(score(task, page, episode).score)
-        except (TaskError, DeviceError) as e:
-            oracle.append(0.0)
-            report.errors.append(f"seed {seed}: {type(e).__name__}: {e}")
-    report.oracle_success, report.do_nothing_success = _mean(oracle), _mean(nothing)
-    report.random_success, report.mean_oracle_steps = _mean(rand), _mean(steps)
-    return report
-
-
-def _until_finished(task: Task, device: GuiDevice, actions: list[DeviceAction]) -> Iterator[DeviceAction]:
-    """``actions`` until the task says the environment ended the episode (a tap on MiniWoB's start
-    cover after the end would begin a new episode)."""
-    for action in actions:
-        if task.ends_itself and task.finished(device):
-            return
-        yield action
-
-
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
-
-
 def run_verify(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds))
     templates = _templates(args.suite, args.template)
     with _devices_for(templates) as make_device:
-        if templates and templates[0].device_kind == "web":
-            page = make_device()
-            reports = [verify_on_page(t, page, seeds) for t in templates]
-        else:
-            reports = [verify_template(t, make_device, seeds) for t in templates]
+        reports = [verify_template(t, make_device, seeds) for t in templates]
     if args.json:
         print(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
