@@ -153,3 +153,19 @@ def test_the_gymnasium_env_on_a_web_page(tmp_path: Path) -> None:
         assert (reward, terminated, truncated) == (1.0, True, False)  # the page ended the episode
     finally:
         env.close()
+
+
+def test_run_drives_a_web_page_opened_with_url(tiny_model_dir: str, tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text("<button onclick='document.title = \"clicked\"'>Go</button>")
+    base = ["run", "--devices", "web:1", "--task", "Click Go", "--model", tiny_model_dir, "--max-steps", "2",
+            "--max-new-tokens", "40"]
+    proc = gui_grpo(*base, "--url", page.as_uri(), "--out", "traj", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "trajectory saved" in proc.stdout
+    record = json.loads((tmp_path / "traj" / "episode.json").read_text())
+    assert record["num_steps"] >= 1 and record["lost"] is None
+    for extra, says in (([], "--url URL"), (["--url", "javascript:alert(1)"], "file://")):
+        proc = gui_grpo(*base, *extra, "--out", "t2", cwd=tmp_path, timeout=120)
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and says in lines[0], proc.stderr

@@ -1,4 +1,4 @@
-"""``gui-grpo run``: drive one phone or emulator with the policy, behind a safety policy."""
+"""``gui-grpo run``: drive one phone, emulator or web page with the policy, behind a safety policy."""
 
 from __future__ import annotations
 
@@ -15,17 +15,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "run",
         help="let the policy operate a phone or emulator on one instruction",
-        description="Drive one device (adb:HOST:PORT, serial:SERIAL or sim:1) with the policy until it "
+        description="Drive one device (adb:HOST:PORT, serial:SERIAL, sim:1, or web:1 with --url) with the "
+        "policy until it "
         "terminates or the step cap. Only the action vocabulary reaches the device; key events are limited "
         "to BACK, HOME, ENTER, DEL and APP_SWITCH unless --allow-key adds more; waits and long presses are "
         "capped; it may open only the apps the instruction names unless --allow-app adds more ('*': any). "
         "The trajectory is saved like an evaluation episode.",
     )
     p.add_argument("--devices", dest="device",
-                   help="the one device to drive: adb:HOST:PORT, serial:SERIAL or sim:1 (avd: pools are "
-                   "for eval and train)")
+                   help="the one device to drive: adb:HOST:PORT, serial:SERIAL, sim:1 or web:1[:WxH] "
+                   "(avd: pools are for eval and train)")
     p.add_argument("--device", dest="device", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name
     p.add_argument("--task", required=True, help="the instruction, e.g. \"Turn on airplane mode\"")
+    p.add_argument("--url", help="with --devices web:1: the page to open first (http://, https:// or file://)")
     add_model_flags(p, sim_resolution=False)
     p.add_argument("--max-steps", type=int, default=15, help="step cap (default 15)")
     p.add_argument("--max-wait", type=float, default=5.0,
@@ -68,6 +70,21 @@ def _open_device(spec_text: str, sim_resolution: str):
     from gui_grpo.rollout.devices import open_devices
 
     return open_devices(spec)[0]
+
+
+def _open_url(device, url: str | None) -> None:
+    """Load ``--url`` on a web page; refuse it for other devices and a page without one."""
+    from emulators.web import WebDevice
+
+    if not isinstance(device, WebDevice):
+        if url is not None:
+            raise UserError("--url is for web pages: drive one with --devices web:1 --url URL")
+        return
+    if url is None:
+        raise UserError("a web page starts blank: give the page to open with --url URL")
+    if not url.startswith(("http://", "https://", "file://")):
+        raise UserError(f"--url must be an http://, https:// or file:// address, got {url[:60]!r}")
+    device.goto(url)
 
 
 def _policy(args: argparse.Namespace, usage):
@@ -121,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     # Before the model loads: an unreachable device fails fast.
     device = _open_device(args.device, usage.sim_resolution)
     try:
+        _open_url(device, args.url)
         policy = _policy(args, usage)
         agent = AgentRun(args.task, out, safety, dry_run=args.dry_run,
                          confirm=ask_stdin if args.confirm else None, greedy=not args.sample, seed=args.seed)
