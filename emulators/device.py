@@ -16,6 +16,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Self
 
 from PIL import Image
 
@@ -115,7 +116,7 @@ class GuiDevice(ABC):
         """Open an app by launcher label; devices without apps refuse."""
         raise InvalidAction(f"{self.name} has no apps to open ({app!r}); act on the screen instead")
 
-    def fork(self, n: int) -> list[GuiDevice]:
+    def fork(self, n: int) -> list[Self]:
         """``n`` independent devices in this device's exact state."""
         raise ForkUnsupported(
             f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
@@ -124,7 +125,7 @@ class GuiDevice(ABC):
     def close(self) -> None:  # noqa: B027 - most devices hold nothing to release
         """Release connections; the device object is unusable afterwards."""
 
-    def __enter__(self) -> GuiDevice:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -161,19 +162,6 @@ class AndroidDevice(GuiDevice):
     @abstractmethod
     def shell(self, cmd: str, timeout: float | None = DEFAULT_TIMEOUT_S) -> ShellResult:
         """Run ``cmd`` in the device ``sh``; return its output and exit status."""
-
-    @abstractmethod
-    def screenshot(self) -> Image.Image:
-        """The current screen as an RGB image of ``screen_size``."""
-
-    def fork(self, n: int) -> list[AndroidDevice]:  # type: ignore[override]
-        """``n`` independent devices in this device's exact state."""
-        raise ForkUnsupported(
-            f"{self.name} cannot copy its state; give the group G devices that each replay the setup"
-        )
-
-    def __enter__(self) -> AndroidDevice:
-        return self
 
     # -- shell helpers -------------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ class SimDevice(AndroidDevice):
             raise InvalidAction(f"cannot wait a negative time ({seconds} s)")
         self.phone.state.advance(round(seconds * 1000))
 
-    def fork(self, n: int) -> list[AndroidDevice]:
+    def fork(self, n: int) -> list[SimDevice]:
         """``n`` independent devices in this device's exact state (UI stacks, fields, scroll, clock)."""
         if n < 0:
             raise InvalidAction(f"cannot fork {n} devices")

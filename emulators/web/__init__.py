@@ -6,8 +6,8 @@ without a shell and without ``fork``: a group replays the task's seeded setup on
 """
 
 from emulators.web.browser import Browser, BrowserMissing, find_chromium
-from emulators.web.device import WebDevice, js_string
+from emulators.web.device import WebDevice
 from emulators.web.pool import DEFAULT_SIZE, open_web_devices
 
-__all__ = ["DEFAULT_SIZE", "Browser", "BrowserMissing", "WebDevice", "find_chromium", "js_string",
+__all__ = ["DEFAULT_SIZE", "Browser", "BrowserMissing", "WebDevice", "find_chromium",
            "open_web_devices"]

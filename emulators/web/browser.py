@@ -100,7 +100,6 @@ class Browser:
         self._profile: str | None = None
         self._cdp: CdpConnection | None = None
         self.sessions: list[str] = []
-        self.targets: list[str] = []
         self._start()
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -123,13 +122,12 @@ class Browser:
         _LIVE.add(self)
         try:
             self._cdp = CdpConnection(self._ws_url(), timeout_s=self.timeout_s)
-            self.targets, self.sessions = [], []
+            self.sessions = []
             for _ in range(self._count):
                 # a window per page: a background tab of a headless browser renders no frames
                 created = self._cdp.send("Target.createTarget", {"url": "about:blank", "newWindow": True})
-                target = created["targetId"]
-                session = self._cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})
-                self.targets.append(target)
+                session = self._cdp.send("Target.attachToTarget",
+                                         {"targetId": created["targetId"], "flatten": True})
                 self.sessions.append(session["sessionId"])
                 self._prepare(session["sessionId"])
         except BaseException:

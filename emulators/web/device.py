@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import time
 import unicodedata
 from typing import Any
@@ -127,9 +126,8 @@ class WebDevice(GuiDevice):
 
     def goto(self, url: str) -> None:
         """Load ``url`` and wait until the document has loaded."""
-        self.browser.send(self.page, "Runtime.evaluate", {"expression": "window.__gui_grpo_old = true"},
-                          navigation=True)
-        reply = self.browser.send(self.page, "Page.navigate", {"url": url}, navigation=True)
+        self._send("Runtime.evaluate", {"expression": "window.__gui_grpo_old = true"}, navigation=True)
+        reply = self._send("Page.navigate", {"url": url}, navigation=True)
         if reply.get("errorText"):
             raise DeviceError(f"{self.name}: cannot load {url}: {reply['errorText']}")
         if "loaderId" not in reply:
@@ -158,10 +156,10 @@ class WebDevice(GuiDevice):
 
     # -- plumbing ------------------------------------------------------------------------------------
 
-    def _send(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, method: str, params: dict[str, Any], *, navigation: bool = False) -> dict[str, Any]:
         if self._closed:
             raise DeviceError(f"{self.name} is closed")
-        return self.browser.send(self.page, method, params)
+        return self.browser.send(self.page, method, params, navigation=navigation)
 
     def _mouse(self, kind: str, x: float, y: float, button: str = "left") -> None:
         self._send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": button,
@@ -175,7 +173,3 @@ class WebDevice(GuiDevice):
         self._send("Input.dispatchKeyEvent", down)
         self._send("Input.dispatchKeyEvent", {**down, "type": "keyUp", "text": ""})
 
-
-def js_string(text: str) -> str:
-    """``text`` as a JavaScript string literal (for our own scripts that name a value)."""
-    return json.dumps(text)
